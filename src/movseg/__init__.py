@@ -1,0 +1,12 @@
+"""movseg: find and segment the independently moving objects in a video.
+
+Importing the package is cheap: heavy dependencies (torch, PyAV) load only in
+the modules that need them.
+"""
+
+__version__ = "0.1.0"
+
+from movseg.errors import MovsegError
+from movseg.types import Segmentation, Video
+
+__all__ = ["MovsegError", "Segmentation", "Video", "__version__"]

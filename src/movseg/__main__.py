@@ -1,0 +1,5 @@
+import sys
+
+from movseg.cli import main
+
+sys.exit(main())

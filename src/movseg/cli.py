@@ -1,0 +1,146 @@
+"""Command-line interface: thin argument parsing over the library.
+
+    movseg segment INPUT -o OUT
+    movseg eval --pred PRED --gt GT [--protocol mos|fine|mos-i]
+    movseg bench davis --root DAVIS -o OUT --json FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from movseg import __version__
+from movseg.errors import MovsegError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
+    return v
+
+
+def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> None:
+    from movseg.baselines import METHODS
+
+    p.add_argument("--method", default="flow-residual", choices=sorted(METHODS), help="segmentation method (default: %(default)s)")
+    p.add_argument("--max-side", type=_positive_int, help="process frames downscaled to this longest side (masks are written at full size)")
+    p.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame")
+    p.add_argument("--max-frames", type=_positive_int, help="keep at most N frames")
+    if overlay_default:
+        p.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not write overlay.mp4")
+    else:
+        p.add_argument("--overlay", action="store_true", help="also write overlay.mp4 per sequence")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+
+
+def _segment_config(args):
+    from movseg.pipeline import SegmentConfig
+
+    return SegmentConfig(method=args.method, max_side=args.max_side, stride=args.stride,
+                         max_frames=args.max_frames, overlay=args.overlay)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="movseg", description="Find and segment the independently moving objects in a video.")
+    parser.add_argument("--version", action="version", version=f"movseg {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("segment", help="segment the moving objects of a video or frame folder")
+    p.add_argument("input", help="video file (mp4, mov, avi, webm, mkv) or folder of jpg/png frames")
+    p.add_argument("-o", "--output", required=True, help="output root: results go to OUTPUT/<name>/")
+    _add_segment_options(p, overlay_default=True)
+    p.set_defaults(func=cmd_segment)
+
+    p = sub.add_parser("eval", help="evaluate predicted masks against ground truth (DAVIS definitions)")
+    p.add_argument("--pred", required=True, help="root of <sequence>/<frame>.png predictions")
+    p.add_argument("--gt", required=True, help="root of <sequence>/<frame>.png ground truth (or a DAVIS root)")
+    p.add_argument("--protocol", default="mos", choices=["mos", "fine", "mos-i"], help="default: %(default)s")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--sequences", help="comma-separated sequence names (default: all in --gt)")
+    g.add_argument("--sequences-file", help="file with one sequence name per line")
+    p.add_argument("--json", help="write the results as JSON here")
+    p.add_argument("--csv", help="write DAVIS-style global_results.csv and per-sequence_results.csv into this folder")
+    p.add_argument("--missing-as-empty", action="store_true", help="treat missing prediction frames as empty masks")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print the table")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="benchmarks")
+    bsub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    b = bsub.add_parser("davis", help="segment and evaluate (MOS) every sequence of a DAVIS root")
+    b.add_argument("--root", required=True, help="DAVIS root with JPEGImages/480p and Annotations/480p")
+    b.add_argument("--sequences-file", help="file with one sequence name per line (default: all)")
+    b.add_argument("-o", "--output", required=True, help="masks go to OUTPUT/<sequence>/masks/")
+    b.add_argument("--json", required=True, help="write the results as JSON here")
+    _add_segment_options(b, overlay_default=False)
+    b.set_defaults(func=cmd_bench_davis)
+    return parser
+
+
+def cmd_segment(args) -> int:
+    from movseg.pipeline import run_segment
+
+    folder, result = run_segment(args.input, args.output, _segment_config(args))
+    if not args.quiet:
+        seg = result.segmentation
+        if seg.num_objects == 0:
+            print("no moving objects found")
+        t = json.loads((folder / "result.json").read_text())["timings"]
+        print(f"{seg.num_objects} moving object(s) in {seg.labels.shape[0]} frames, {t['total']:.1f} s")
+        print(f"masks:   {folder / 'masks'}")
+        if args.overlay:
+            print(f"overlay: {folder / 'overlay.mp4'}")
+        print(f"result:  {folder / 'result.json'}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from movseg.eval.evaluate import evaluate, format_table, read_sequence_list, write_csv
+
+    seqs = read_sequence_list(args.sequences, args.sequences_file)
+    result = evaluate(args.pred, args.gt, args.protocol, seqs, args.missing_as_empty)
+    if not args.quiet:
+        print(format_table(result))
+    if args.json:
+        out = {k: v for k, v in result.items() if k != "objects"}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    if args.csv:
+        write_csv(result, args.csv)
+    return 0
+
+
+def cmd_bench_davis(args) -> int:
+    from movseg.eval.bench import bench_davis, write_json
+    from movseg.eval.evaluate import format_table, read_sequence_list
+
+    seqs = read_sequence_list(file=args.sequences_file)
+    log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    result = bench_davis(args.root, args.output, seqs, args.max_frames, _segment_config(args), log=log)
+    write_json(result, args.json)
+    if not args.quiet:
+        print(format_table({"protocol": "mos", **result}))
+        print(f"{result['seconds_per_frame']:.3f} s/frame, peak RSS {result['peak_rss_mb']:.0f} MB")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MovsegError as e:
+        print(f"movseg: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("movseg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Writing a segmentation to disk, atomically: masks, overlay video, result.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from movseg.io.masks import DAVIS_PALETTE, write_mask
+from movseg.io.video import write_video
+from movseg.types import Segmentation, Video, intervals_from_mask
+
+
+@contextmanager
+def atomic_directory(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory beside ``final``; on success it replaces ``final``.
+
+    On any exception (including KeyboardInterrupt) the temporary directory is
+    removed and ``final`` is left as it was, so no half-written result is ever
+    visible. The parent folder is created if needed and removed again on
+    failure if this call created it and it is empty.
+    """
+    final = Path(final)
+    parent = final.parent
+    created = [p for p in [parent, *parent.parents] if not p.exists()]
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        old = None
+        if final.exists():
+            old = parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for p in created:  # innermost first
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def overlay_frames(video: Video, labels: np.ndarray, alpha: float = 0.55) -> Iterator[np.ndarray]:
+    """Frames with each object drawn in its DAVIS palette colour, plus its outline.
+
+    Args:
+        video: frames ``uint8 (T, H, W, 3)``.
+        labels: ``uint8 (T, H', W')`` ids; resized (nearest) to the frames if needed.
+    """
+    for frame, lab in zip(video.frames, labels):
+        if lab.shape != frame.shape[:2]:
+            lab = cv2.resize(lab, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
+        out = frame.copy()
+        fg = lab > 0
+        colours = DAVIS_PALETTE[lab]
+        out[fg] = (frame[fg] * (1 - alpha) + colours[fg] * alpha).astype(np.uint8)
+        for k in np.unique(lab[fg]):
+            contours, _ = cv2.findContours((lab == k).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            cv2.drawContours(out, contours, -1, tuple(int(c) for c in DAVIS_PALETTE[k]), 2)
+        yield out
+
+
+def write_results(
+    out_root: str | Path,
+    video: Video,
+    seg: Segmentation,
+    info: dict | None = None,
+    overlay: bool = True,
+    extra_files: dict[str, bytes] | None = None,
+) -> Path:
+    """Write ``<out_root>/<video.name>/`` atomically and return that path.
+
+    Layout::
+
+        masks/<frame>.png   DAVIS indexed PNG per frame (value = object id)
+        overlay.mp4         H.264 yuv420p faststart (if ``overlay``)
+        result.json         input, frames, size, objects (id, moving intervals,
+                            score, frames present), timings, config, version
+
+    Args:
+        out_root: the ``-o`` folder.
+        video: the frames the overlay is drawn on (and their names).
+        seg: labels ``(T, H, W)`` at the output resolution, motion states.
+        info: extra JSON fields, e.g. ``{"timings": {...}, "config": {...}}``;
+            ``timings`` gains ``write`` (this call) and ``total``.
+        extra_files: more files to place in the result folder (name → bytes).
+    """
+    from movseg import __version__
+
+    final = Path(out_root) / video.name
+    start = time.perf_counter()
+    with atomic_directory(final) as tmp:
+        (tmp / "masks").mkdir()
+        for name, lab in zip(video.names, seg.labels):
+            write_mask(tmp / "masks" / f"{name}.png", lab)
+        if overlay:
+            write_video(tmp / "overlay.mp4", overlay_frames(video, seg.labels), video.fps)
+        for fname, data in (extra_files or {}).items():
+            (tmp / fname).write_bytes(data)
+        info = dict(info or {})
+        if "timings" in info:  # add this stage's time and the total, rounded
+            timings = {**info["timings"], "write": time.perf_counter() - start}
+            timings["total"] = sum(timings.values())
+            info["timings"] = {k: round(v, 4) for k, v in timings.items()}
+        present = [(seg.labels == k).any(axis=(1, 2)) for k in range(1, seg.num_objects + 1)]
+        result = {
+            "movseg_version": __version__,
+            "input": str(video.source),
+            "name": video.name,
+            "frames": video.num_frames,
+            "size": [int(seg.labels.shape[1]), int(seg.labels.shape[2])],
+            "fps": video.fps,
+            "frame_names": list(video.names),
+            "objects": [
+                {
+                    "id": k + 1,
+                    "moving": intervals_from_mask(seg.moving[k]),
+                    "present": intervals_from_mask(present[k]),
+                    "score": float(seg.scores[k]),
+                }
+                for k in range(seg.num_objects)
+            ],
+            **info,
+        }
+        (tmp / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    return final

@@ -1,0 +1,199 @@
+"""Video input (a file via PyAV, or a folder of images) and H.264 output."""
+
+from __future__ import annotations
+
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from movseg.errors import MovsegError
+from movseg.types import Video
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".gif"}
+DEFAULT_FOLDER_FPS = 24.0  # DAVIS frame rate; a folder of images carries none
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders ``frame_2.png`` before ``frame_10.png``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def read_video(
+    path: str | Path,
+    max_side: int | None = None,
+    stride: int = 1,
+    max_frames: int | None = None,
+    warn=None,
+) -> Video:
+    """Read a video file or a folder of jpg/png frames.
+
+    Args:
+        path: video file (anything FFmpeg decodes: mp4, mov, avi, webm, mkv...),
+            a single image (a one-frame video) or a folder of images, sorted by
+            natural order of their names. Non-image files in a folder are skipped
+            with one warning.
+        max_side: if given, frames whose longer side exceeds it are downscaled
+            (area interpolation) so that it equals ``max_side``.
+        stride: keep every ``stride``-th frame (fps is divided accordingly).
+        max_frames: keep at most this many frames (after the stride).
+        warn: callable taking one message line; default prints to stderr.
+
+    Returns:
+        a :class:`Video` with ``uint8 (T, H, W, 3)`` RGB frames. Grayscale, RGBA,
+        palette and 16-bit images are converted to 8-bit RGB.
+
+    Raises:
+        MovsegError: with a one-line message for every unreadable input.
+    """
+    warn = warn or (lambda msg: print(f"movseg: warning: {msg}", file=sys.stderr))
+    if stride < 1:
+        raise MovsegError(f"stride must be >= 1, got {stride}")
+    if max_side is not None and max_side < 16:
+        raise MovsegError(f"max side must be >= 16 pixels, got {max_side}")
+    p = Path(path)
+    if not p.exists():
+        raise MovsegError(f"input not found: {p} (give a video file or a folder of jpg/png frames)")
+    if p.is_dir():
+        frames, names, fps = _read_folder(p, stride, max_frames, warn)
+    elif p.suffix.lower() in IMAGE_EXTENSIONS:
+        frames, names, fps = [_read_image(p)], [p.stem], DEFAULT_FOLDER_FPS
+    else:
+        frames, names, fps = _read_file(p, stride, max_frames)
+    original = frames[0].shape[:2]
+    frames = [_resize(f, max_side) for f in frames]
+    return Video(np.stack(frames), float(fps), names, str(p), (int(original[0]), int(original[1])))
+
+
+def _resize(frame: np.ndarray, max_side: int | None) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if max_side is None or max(h, w) <= max_side:
+        return frame
+    s = max_side / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def _read_folder(folder: Path, stride: int, max_frames: int | None, warn):
+    files = [f for f in folder.iterdir() if not f.name.startswith(".") and f.is_file()]
+    images = [f for f in files if f.suffix.lower() in IMAGE_EXTENSIONS]
+    others = sorted(f.name for f in files if f.suffix.lower() not in IMAGE_EXTENSIONS)
+    if not images:
+        raise MovsegError(f"no jpg/png images in folder {folder} (give a folder of frames or a video file)")
+    if others:
+        warn(f"skipping {len(others)} non-image file(s) in {folder} (e.g. {others[0]})")
+    images = sorted(images, key=lambda f: natural_key(f.name))[::stride]
+    if max_frames is not None:
+        images = images[:max_frames]
+    frames = []
+    for f in images:
+        frame = _read_image(f)
+        if frames and frame.shape != frames[0].shape:
+            h0, w0 = frames[0].shape[:2]
+            raise MovsegError(
+                f"frame {f.name} is {frame.shape[1]}x{frame.shape[0]} but {images[0].name} is {w0}x{h0}: "
+                "all frames in a folder must have the same size"
+            )
+        frames.append(frame)
+    return frames, [f.stem for f in images], DEFAULT_FOLDER_FPS / stride
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """One image file as ``uint8 (H, W, 3)`` RGB, whatever its depth and channels."""
+    data = np.fromfile(str(path), np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise MovsegError(f"cannot decode image {path} (corrupt or not an image: replace or remove it)")
+    return to_rgb8(img, bgr=True)
+
+
+def to_rgb8(img: np.ndarray, bgr: bool = False) -> np.ndarray:
+    """Convert gray/BGR(A)/RGB(A) images of any integer or float depth to ``uint8 (H, W, 3)`` RGB."""
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype.kind == "f":
+        img = np.clip(img * (255.0 if img.max(initial=0) <= 1.0 else 1.0), 0, 255).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        return np.repeat(img[:, :, None], 3, axis=2)
+    if img.shape[2] == 1:
+        return np.repeat(img, 3, axis=2)
+    img = img[:, :, :3]
+    return np.ascontiguousarray(img[:, :, ::-1] if bgr else img)
+
+
+def _read_file(path: Path, stride: int, max_frames: int | None):
+    import av
+
+    hint = "check that it is a complete mp4/mov/avi/webm/mkv file"
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
+        raise MovsegError(f"cannot read video {path}: {_reason(e)} ({hint})") from None
+    with container:
+        if not container.streams.video:
+            raise MovsegError(f"no video stream in {path} ({hint})")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or DEFAULT_FOLDER_FPS
+        declared = stream.frames  # 0 when the container does not say
+        frames, decoded, stopped = [], 0, False
+        try:
+            for frame in container.decode(stream):
+                decoded += 1
+                if (decoded - 1) % stride:
+                    continue
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if max_frames is not None and len(frames) >= max_frames:
+                    stopped = True
+                    break
+        except av.FFmpegError as e:
+            raise MovsegError(f"video {path} is corrupt after {decoded} frames: {_reason(e)} ({hint})") from None
+    if frames and not stopped and declared and declared - decoded > max(1, 0.02 * declared):
+        raise MovsegError(f"video {path} is truncated: {decoded} of {declared} frames could be decoded ({hint})")
+    if not frames:
+        raise MovsegError(f"video {path} contains no frames ({hint})")
+    names = [f"{i:05d}" for i in range(len(frames))]
+    return frames, names, float(rate) / stride
+
+
+def _reason(e: Exception) -> str:
+    return " ".join(str(getattr(e, "strerror", None) or e).split()) or type(e).__name__
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int = 20) -> None:
+    """Write RGB frames as browser-playable H.264 (yuv420p, faststart) MP4.
+
+    Args:
+        path: output ``.mp4`` path.
+        frames: iterable of ``uint8 (H, W, 3)`` RGB frames of one size. Odd
+            sizes are padded by one pixel (yuv420p needs even sides).
+        fps: frame rate.
+        crf: x264 quality (lower is better).
+    """
+    import av
+
+    rate = Fraction(fps).limit_denominator(1001)
+    if rate <= 0:
+        rate = Fraction(24)
+    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as out:
+        stream = None
+        for frame in frames:
+            h, w = frame.shape[:2]
+            if h % 2 or w % 2:
+                frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            if stream is None:
+                stream = out.add_stream("libx264", rate=rate)
+                stream.width, stream.height = frame.shape[1], frame.shape[0]
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"crf": str(crf), "preset": "veryfast"}
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            out.mux(stream.encode(vf))
+        if stream is not None:
+            out.mux(stream.encode(None))
