@@ -1,0 +1,217 @@
+"""The command line: segment, eval and bench end to end, and every bad input."""
+
+import json
+import re
+import subprocess
+import sys
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from conftest import moving_square_clip, write_frames
+from movseg.cli import main
+from movseg.io import read_mask, write_mask
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- segment ----
+def test_segment_finds_the_moving_square(tmp_path, capsys):
+    frames, labels = moving_square_clip(T=8)
+    write_frames(tmp_path / "clip", frames)
+    code, out, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert "masks:" in out and "overlay:" in out
+    folder = tmp_path / "out" / "clip"
+    pred = np.stack([read_mask(folder / "masks" / f"{i:05d}.png") for i in range(8)])
+    iou = ((pred > 0) & (labels > 0)).sum() / ((pred > 0) | (labels > 0)).sum()
+    assert iou > 0.6
+    r = json.loads((folder / "result.json").read_text())
+    assert r["frames"] == 8 and r["config"]["method"] == "flow-residual"
+    assert {"read", "segment", "write", "total"} <= set(r["timings"])
+
+
+def test_segment_max_side_writes_full_size_masks(tmp_path, capsys):
+    frames, _ = moving_square_clip(T=4, h=96, w=128)
+    write_frames(tmp_path / "clip", frames)
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--max-side", "64", "--method", "empty", "--quiet")
+    assert code == 0, err
+    assert read_mask(tmp_path / "out" / "clip" / "masks" / "00003.png").shape == (96, 128)
+
+
+def test_segment_nothing_moves(tmp_path, capsys):
+    frames, _ = moving_square_clip(T=5, speed=0)
+    write_frames(tmp_path / "still", frames)
+    code, out, _ = run(capsys, "segment", tmp_path / "still", "-o", tmp_path / "out", "--no-overlay")
+    assert code == 0
+    assert "no moving objects found" in out
+    assert not (tmp_path / "out" / "still" / "overlay.mp4").exists()
+
+
+def _mixed_sizes(p):
+    d = p / "sizes"
+    d.mkdir()
+    cv2.imwrite(str(d / "a.png"), np.zeros((20, 30, 3), np.uint8))
+    cv2.imwrite(str(d / "b.png"), np.zeros((22, 30, 3), np.uint8))
+    return d
+
+
+def _zero_frames(p):
+    f = p / "zero.mkv"
+    with av.open(str(f), "w") as out:
+        s = out.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        out.start_encoding()
+    return f
+
+
+def _truncated(p):
+    from movseg.io import write_video
+
+    f = p / "full.mp4"
+    write_video(f, moving_square_clip(T=20)[0], 24)
+    data = f.read_bytes()
+    (p / "cut.mp4").write_bytes(data[: len(data) // 2])
+    return p / "cut.mp4"
+
+
+def _corrupt(p):
+    (p / "junk.mov").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    return p / "junk.mov"
+
+
+def _empty_dir(p):
+    (p / "nothing").mkdir()
+    (p / "nothing" / "readme.txt").write_text("no frames here")
+    return p / "nothing"
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda p: p / "missing.mp4", "input not found"),
+        (_empty_dir, "no jpg/png images"),
+        (_corrupt, "cannot read video"),
+        (_truncated, "truncated|corrupt"),
+        (_zero_frames, "zero.mkv"),
+        (_mixed_sizes, "must have the same size"),
+    ],
+)
+def test_segment_bad_input_one_line_no_output(tmp_path, capsys, make, message):
+    src = make(tmp_path)
+    code, out, err = run(capsys, "segment", src, "-o", tmp_path / "out")
+    assert code == 1
+    lines = [ln for ln in err.splitlines() if ln.startswith("movseg: error")]
+    assert len(lines) == 1 and re.search(message, lines[0]), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_segment_converts_odd_frame_formats(tmp_path, capsys):
+    rgb = moving_square_clip(T=3)[0]
+    d = tmp_path / "odd"
+    d.mkdir()
+    cv2.imwrite(str(d / "0.png"), cv2.cvtColor(rgb[0], cv2.COLOR_RGB2GRAY))
+    cv2.imwrite(str(d / "1.png"), cv2.cvtColor(rgb[1], cv2.COLOR_RGB2BGRA))
+    cv2.imwrite(str(d / "2.png"), rgb[2][:, :, ::-1].astype(np.uint16) * 257)
+    (d / "Thumbs.db").write_bytes(b"x")
+    code, _, err = run(capsys, "segment", d, "-o", tmp_path / "out", "--method", "empty")
+    assert code == 0
+    assert err.count("skipping 1 non-image") == 1
+    assert len(list((tmp_path / "out" / "odd" / "masks").glob("*.png"))) == 3
+
+
+def test_console_script_runs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "movseg", "segment", str(tmp_path / "x"), "-o", str(tmp_path / "o")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip().startswith("movseg: error: input not found")
+
+
+# ---- eval ----
+def make_roots(tmp_path, n_seq=2, T=5):
+    gt_root, pred_root = tmp_path / "gt", tmp_path / "pred"
+    for s in range(n_seq):
+        _, labels = moving_square_clip(T=T, seed=s)
+        for t in range(T):
+            (gt_root / f"seq{s}").mkdir(parents=True, exist_ok=True)
+            (pred_root / f"seq{s}").mkdir(parents=True, exist_ok=True)
+            write_mask(gt_root / f"seq{s}" / f"{t:05d}.png", labels[t] * 255)  # DAVIS-2016 style 0/255
+            pred = np.roll(labels[t], s * 2, axis=1)
+            write_mask(pred_root / f"seq{s}" / f"{t:05d}.png", pred)
+    return pred_root, gt_root
+
+
+def test_eval_json_and_csv(tmp_path, capsys):
+    pred, gt = make_roots(tmp_path)
+    code, out, err = run(capsys, "eval", "--pred", pred, "--gt", gt, "--json", tmp_path / "r.json", "--csv", tmp_path / "csv")
+    assert code == 0, err
+    assert "seq0" in out and "mean" in out
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["protocol"] == "mos"
+    assert r["sequences"]["seq0"]["J"] == 1.0 and r["sequences"]["seq0"]["frames"] == 5
+    assert 0 < r["sequences"]["seq1"]["J"] < 1
+    assert r["mean"]["JF"] == pytest.approx((r["mean"]["J"] + r["mean"]["F"]) / 2)
+    head = (tmp_path / "csv" / "global_results.csv").read_text().splitlines()[0]
+    assert head == "J&F-Mean,J-Mean,J-Recall,J-Decay,F-Mean,F-Recall,F-Decay"
+    assert (tmp_path / "csv" / "per-sequence_results.csv").read_text().splitlines()[1].startswith("seq0_1,")
+
+
+def test_eval_sequence_selection_and_protocols(tmp_path, capsys):
+    pred, gt = make_roots(tmp_path, n_seq=3)
+    (tmp_path / "list.txt").write_text("seq2  # comment\nseq0\n")
+    for proto in ["fine", "mos-i"]:
+        code, _, err = run(capsys, "eval", "--pred", pred, "--gt", gt, "--protocol", proto,
+                           "--sequences-file", tmp_path / "list.txt", "--json", tmp_path / f"{proto}.json", "-q")
+        assert code == 0, err
+        r = json.loads((tmp_path / f"{proto}.json").read_text())
+        assert list(r["sequences"]) == ["seq2", "seq0"]
+    assert json.loads((tmp_path / "mos-i.json").read_text())["sequences"]["seq0"]["mtIoU"] == 1.0
+
+
+def test_eval_missing_frame_is_named(tmp_path, capsys):
+    pred, gt = make_roots(tmp_path)
+    (pred / "seq1" / "00003.png").unlink()
+    code, _, err = run(capsys, "eval", "--pred", pred, "--gt", gt)
+    assert code == 1 and "seq1/00003.png" in err
+    code, _, err = run(capsys, "eval", "--pred", pred, "--gt", gt, "--missing-as-empty", "--json", tmp_path / "r.json")
+    assert code == 0
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["sequences"]["seq1"]["J"] < 1
+
+
+def test_eval_size_mismatch_is_an_error(tmp_path, capsys):
+    pred, gt = make_roots(tmp_path, n_seq=1)
+    write_mask(pred / "seq0" / "00000.png", np.zeros((10, 10), np.uint8))
+    code, _, err = run(capsys, "eval", "--pred", pred, "--gt", gt)
+    assert code == 1 and "resized" in err
+
+
+# ---- bench ----
+def test_bench_davis_on_a_tiny_davis_root(tmp_path, capsys):
+    root = tmp_path / "davis"
+    for s in range(2):
+        frames, labels = moving_square_clip(T=6, seed=10 + s)
+        write_frames(root / "JPEGImages" / "480p" / f"s{s}", frames, ext="jpg")
+        (root / "Annotations" / "480p" / f"s{s}").mkdir(parents=True)
+        for t in range(6):
+            write_mask(root / "Annotations" / "480p" / f"s{s}" / f"{t:05d}.png", labels[t] * 255)
+    code, out, err = run(capsys, "bench", "davis", "--root", root, "-o", tmp_path / "out", "--json",
+                         tmp_path / "b.json", "--max-frames", "4")
+    assert code == 0, err
+    r = json.loads((tmp_path / "b.json").read_text())
+    assert set(r["sequences"]) == {"s0", "s1"}
+    assert r["sequences"]["s0"]["frames"] == 4 and r["sequences"]["s0"]["seconds"] > 0
+    assert r["mean"]["JF"] > 0.5 and r["seconds_per_frame"] > 0 and r["peak_rss_mb"] > 10
+    assert (tmp_path / "out" / "s1" / "masks" / "00003.png").is_file()
+    code, _, _ = run(capsys, "bench", "davis", "--root", root, "-o", tmp_path / "o2", "--json", tmp_path / "e.json", "--method", "empty")
+    assert json.loads((tmp_path / "e.json").read_text())["mean"]["J"] == 0.0
+
+
+def test_bench_davis_rejects_a_non_davis_root(tmp_path, capsys):
+    code, _, err = run(capsys, "bench", "davis", "--root", tmp_path, "-o", tmp_path / "o", "--json", tmp_path / "b.json")
+    assert code == 1 and "not a DAVIS root" in err
