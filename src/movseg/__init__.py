@@ -7,6 +7,6 @@ the modules that need them.
 __version__ = "0.1.0"
 
 from movseg.errors import MovsegError
-from movseg.types import Segmentation, Video
+from movseg.types import Segmentation, Tracks, Video
 
-__all__ = ["MovsegError", "Segmentation", "Video", "__version__"]
+__all__ = ["MovsegError", "Segmentation", "Tracks", "Video", "__version__"]

@@ -94,6 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
 
+    p = sub.add_parser("track", help="long-range point tracks of a video (tracks.npz)")
+    p.add_argument("input", help="video file or folder of frames")
+    p.add_argument("-o", "--output", required=True, help="tracks file (.npz): xy, visible, confidence, query_frame")
+    p.add_argument("--tracker", default="flow", help="tracker backend (default: %(default)s; baselines: dis-naive, lk)")
+    p.add_argument("--grid-size", type=_positive_int, default=10, help="query grid spacing in px (default: %(default)s)")
+    p.add_argument("--step", type=_positive_int, default=8, help="query frames every N frames (default: %(default)s)")
+    p.add_argument("--max-tracks", type=_positive_int, help="sample at most N queries")
+    p.add_argument("--queries", help=".npy file of (N, 3) queries (t, x, y) in input pixels, instead of the grid")
+    p.add_argument("--max-side", type=_positive_int, help="track on frames downscaled to this longest side")
+    p.add_argument("--max-frames", type=_positive_int, help="keep at most N frames")
+    p.add_argument("--vis", help="also draw the tracks: a .png (middle frame) or .mp4 (whole video)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+    p.set_defaults(func=cmd_track)
+
     p = sub.add_parser("bench", help="benchmarks")
     bsub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
     b = bsub.add_parser("davis", help="segment and evaluate (MOS) every sequence of a DAVIS root")
@@ -103,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", required=True, help="write the results as JSON here")
     _add_segment_options(b, overlay_default=False)
     b.set_defaults(func=cmd_bench_davis)
+    b = bsub.add_parser("tracks", help="tracker accuracy: TAP-Vid metrics on synthetic scenes, membership on DAVIS")
+    g = b.add_mutually_exclusive_group(required=True)
+    g.add_argument("--synth", help="root of scenes written by `movseg synth`")
+    g.add_argument("--davis", help="DAVIS root (label-free membership consistency)")
+    b.add_argument("--tracker", default="flow", help="tracker backend (default: %(default)s)")
+    b.add_argument("--limit", type=_positive_int, help="at most N synthetic scenes")
+    b.add_argument("--sequences-file", help="DAVIS sequences, one per line (default: all)")
+    b.add_argument("--max-frames", type=_positive_int, help="DAVIS: at most N frames per sequence")
+    b.add_argument("--json", help="write the results as JSON here")
+    b.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    b.set_defaults(func=cmd_bench_tracks)
     return parser
 
 
@@ -120,6 +145,75 @@ def cmd_segment(args) -> int:
         if args.overlay:
             print(f"overlay: {folder / 'overlay.mp4'}")
         print(f"result:  {folder / 'result.json'}")
+    return 0
+
+
+def cmd_track(args) -> int:
+    import numpy as np
+
+    from movseg.io import read_video, write_video
+    from movseg.io.results import atomic_file
+    from movseg.tracking import track_video
+
+    video = read_video(args.input, max_side=args.max_side, max_frames=args.max_frames)
+    H0, W0 = video.original_size
+    sx, sy = video.width / W0, video.height / H0
+    queries = None
+    if args.queries:
+        try:
+            queries = np.load(args.queries, allow_pickle=False).astype(np.float32)
+        except (OSError, ValueError) as e:
+            raise MovsegError(f"cannot read queries {args.queries}: {e} (give an .npy array of (t, x, y) rows)") from None
+        if queries.ndim != 2 or queries.shape[1] != 3:
+            raise MovsegError(f"queries in {args.queries} must be (N, 3) rows of (t, x, y), got {queries.shape}")
+        queries = np.stack([queries[:, 0], (queries[:, 1] + 0.5) * sx - 0.5, (queries[:, 2] + 0.5) * sy - 0.5], 1)
+    grid = max(1, round(args.grid_size * sx))
+    tracks = track_video(video, args.tracker, queries, grid, args.step, args.max_tracks)
+    out = tracks.to_npz_dict()
+    out["xy"] = np.stack([(out["xy"][..., 0] + 0.5) / sx - 0.5, (out["xy"][..., 1] + 0.5) / sy - 0.5], -1).astype(np.float32)
+    with atomic_file(args.output) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **out)
+    if args.vis:
+        from movseg.tracking.viz import draw_tracks
+
+        frames = draw_tracks(video, tracks)
+        if args.vis.lower().endswith(".mp4"):
+            with atomic_file(args.vis) as tmp:
+                write_video(tmp, frames, video.fps)
+        else:
+            import cv2
+
+            mid = video.num_frames // 2
+            img = next(f for i, f in enumerate(frames) if i == mid)
+            if not cv2.imwrite(str(args.vis), img[:, :, ::-1]):
+                raise MovsegError(f"cannot write {args.vis} (use a .png or .mp4 name)")
+    if not args.quiet:
+        vis = tracks.visible.mean() if tracks.num_tracks else 0.0
+        print(f"{tracks.num_tracks} tracks over {tracks.num_frames} frames ({vis:.0%} of points visible) -> {args.output}")
+    return 0
+
+
+def cmd_bench_tracks(args) -> int:
+    from movseg.eval.bench import write_json
+    from movseg.eval.evaluate import read_sequence_list
+    from movseg.tracking.bench import bench_davis_tracks, bench_synth
+
+    log = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    if args.synth:
+        r = bench_synth(args.synth, args.tracker, args.limit, log=log)
+        m = r["mean"]
+        print(f"{args.tracker}: AJ {100 * m['AJ']:.1f}  delta_avg {100 * m['delta_avg']:.1f}  OA {100 * m['OA']:.1f}  "
+              f"({len(r['scenes'])} scenes, {1000 * r['seconds_per_frame']:.0f} ms/frame)")
+    else:
+        seqs = read_sequence_list(file=args.sequences_file)
+        r = bench_davis_tracks(args.davis, args.tracker, seqs, max_frames=args.max_frames, log=log)
+        m = r["mean"]
+        print(f"{args.tracker}: membership consistency {100 * m['consistency']:.2f} % of visible points "
+              f"({100 * m['foreground_consistency']:.1f} % for tracks starting on the foreground), "
+              f"{1000 * r['seconds_per_frame']:.0f} ms/frame")
+    if args.json:
+        write_json(r, args.json)
     return 0
 
 

@@ -104,3 +104,47 @@ def mask_from_intervals(intervals, num_frames: int) -> np.ndarray:
     for t0, t1 in intervals:
         flags[max(0, int(t0)) : min(num_frames, int(t1) + 1)] = True
     return flags
+
+
+@dataclass
+class Tracks:
+    """Long-range point tracks.
+
+    Attributes:
+        xy: ``float32 (N, T, 2)`` pixel coordinates ``(x, y)`` in the original
+            frame, pixel centres at integer coordinates.
+        visible: ``bool (N, T)``.
+        confidence: ``float32 (N, T)`` in [0, 1]: estimated probability that
+            the position is within a few pixels of the truth (0 where not visible).
+        query_frame: ``int32 (N,)``: the frame each track was started from.
+    """
+
+    xy: np.ndarray
+    visible: np.ndarray
+    confidence: np.ndarray
+    query_frame: np.ndarray
+
+    def __post_init__(self) -> None:
+        n, t = self.visible.shape
+        if self.xy.shape != (n, t, 2) or self.confidence.shape != (n, t) or self.query_frame.shape != (n,):
+            raise ValueError(
+                f"inconsistent track shapes: xy {self.xy.shape}, visible {self.visible.shape}, "
+                f"confidence {self.confidence.shape}, query_frame {self.query_frame.shape}"
+            )
+
+    @property
+    def num_tracks(self) -> int:
+        return int(self.visible.shape[0])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.visible.shape[1])
+
+    def to_npz_dict(self) -> dict[str, np.ndarray]:
+        """The ``tracks.npz`` keys: ``xy``, ``visible``, ``confidence``, ``query_frame``."""
+        return {
+            "xy": self.xy.astype(np.float32),
+            "visible": self.visible.astype(bool),
+            "confidence": self.confidence.astype(np.float32),
+            "query_frame": self.query_frame.astype(np.int32),
+        }

@@ -53,6 +53,20 @@ def atomic_directory(final: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def atomic_file(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; on success it replaces ``final``, on failure it is removed."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}"
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def overlay_frames(video: Video, labels: np.ndarray, alpha: float = 0.55) -> Iterator[np.ndarray]:
     """Frames with each object drawn in its DAVIS palette colour, plus its outline.
 

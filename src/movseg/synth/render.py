@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from movseg.sampling import sample_bilinear
 from movseg.synth.scene import SceneSpec, Surface
 
 NEAR = 0.1  # metres: nothing closer to the camera is drawn
@@ -60,19 +61,6 @@ def _roi(s: Surface, t: int, R, C, K, H: int, W: int, margin: int):
     return (y0, y1, x0, x1) if x1 > x0 and y1 > y0 else None
 
 
-def _remap_points(tex: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Bilinear, wrapping texture lookups at scattered points ``(n,)`` → ``(n, 3)``
-    (laid out in rows: remap's maps must be under 32767 px on a side)."""
-    n = len(u)
-    cols = 1024
-    rows = -(-n // cols)
-    pad = rows * cols - n
-    um = np.pad(u, (0, pad)).reshape(rows, cols)
-    vm = np.pad(v, (0, pad)).reshape(rows, cols)
-    out = cv2.remap(tex, um, vm, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-    return out.reshape(-1, 3)[:n]
-
-
 def _sample(s: Surface, t: int, rays: np.ndarray, R, C, K):
     """Intersect rays ``(h, w, 3)`` with surface ``s`` at frame ``t``.
 
@@ -106,7 +94,7 @@ def _sample(s: Surface, t: int, rays: np.ndarray, R, C, K):
             th, tw = tex.shape[:2]
             u = np.mod(lx[m] / texel / 2**L, tw).astype(np.float32)
             v = np.mod(ly[m] / texel / 2**L, th).astype(np.float32)
-            colour[m] = _remap_points(tex, u, v)
+            colour[m] = sample_bilinear(tex, u, v, cv2.BORDER_WRAP)
         return depth, colour, hit.astype(np.float32)
     w, h = s.extent
     ah, aw = s.alpha.shape

@@ -317,9 +317,9 @@ def _object(rng, T, obj_id, camera, tan_half, far, preset, light, gain, active, 
     """One object: its surfaces (1 card, or body + 2-4 limbs) and motion."""
     palette = palette or rng.choice(list(tx.PALETTES))
     tex_kind = tex_kind or rng.choice(["noise", "stripes", "blotches", "gradient", "checker"])
-    z0 = rng.uniform(3, min(14, far * 0.8))
+    z0 = rng.uniform(2.5, min(10, far * 0.8))
     flying = rng.random() < 0.2
-    w, h = rng.uniform(0.5, 1.8), rng.uniform(0.6, 2.0)
+    w, h = rng.uniform(0.6, 2.2), rng.uniform(0.7, 2.2)
     entering = rng.random() < 0.2
     side = rng.choice([-1, 1])
     x0 = side * rng.uniform(1.05, 1.3) * z0 * tan_half if entering else rng.uniform(-0.8, 0.8) * z0 * tan_half

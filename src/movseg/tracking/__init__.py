@@ -1,0 +1,26 @@
+"""Long-range point tracking: ``build_tracker(name)(video, queries) -> Tracks``.
+
+Registered trackers: ``flow`` (default, weight-free DIS chaining with checks),
+``dis-naive`` (DIS chaining without checks) and ``lk`` (pyramidal
+Lucas–Kanade chaining), the last two as baselines.
+"""
+
+from movseg.tracking import baselines as _baselines  # noqa: F401  (registers lk, dis-naive)
+from movseg.tracking.base import TRACKERS, Tracker, build_tracker, make_queries, register
+from movseg.tracking.flow_tracker import FlowTracker, FlowTrackerConfig
+
+__all__ = ["TRACKERS", "FlowTracker", "FlowTrackerConfig", "Tracker", "build_tracker", "make_queries", "register"]
+
+
+def track_video(video, tracker: str = "flow", queries=None, grid_size: int = 10, step: int = 8,
+                max_tracks: int | None = None, **config):
+    """Track a :class:`~movseg.types.Video`: the given ``(N, 3)`` ``(t, x, y)`` queries, or a
+    SegAnyMo-style grid (``grid_size`` px every ``step`` frames, at most ``max_tracks``)."""
+    from movseg.tracking.base import make_queries
+
+    if queries is None:
+        queries = make_queries(video.num_frames, video.height, video.width, grid_size, step, max_tracks)
+    return build_tracker(tracker, **config)(video, queries)
+
+
+__all__ += ["track_video"]

@@ -1,0 +1,241 @@
+"""The default, weight-free tracker: dense DIS optical flow chained along each track.
+
+Per frame pair, forward and backward flow are computed once at a working
+resolution; every track follows the forward flow, sampled bilinearly at its
+sub-pixel position. A step is trusted when
+
+* forward–backward consistency holds, ``|f + b|² < 0.01 (|f|² + |b|²) + 0.5``
+  (Sundaram et al., 2010), with ``b`` sampled at the arrival point;
+* the point stays inside the frame;
+* the local appearance still matches: the normalised cross-correlation of a
+  small patch with the track's template (from its last trusted frames) is
+  above ``ncc_lost``.
+
+A track that fails is marked occluded and, instead of riding on the
+occluder's flow, follows the camera motion (a RANSAC homography fitted to the
+flow). For ``max_gap`` frames it is searched for around that prediction by
+template matching; when found (NCC ≥ ``reattach_ncc``) it becomes visible
+again. Each query is tracked forward and backward from its query frame.
+Confidence is a logistic function of the step's consistency error, the
+patch correlation and the track's age (coefficients in ``CONFIDENCE``,
+fitted on synthetic ground truth by ``benchmarks/calibrate_confidence.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from movseg.flow import DISFlow, fit_homography, to_gray
+from movseg.sampling import sample_bilinear
+from movseg.tracking.base import check_queries, register
+from movseg.types import Tracks, Video
+
+# logistic confidence: w · [1, fb_ratio, ncc, log1p(age), reattached]
+CONFIDENCE = np.array([1.5, -2.0, 2.0, -0.35, -0.5], np.float32)
+
+
+@dataclass
+class FlowTrackerConfig:
+    preset: str = "medium"  # DIS preset: ultrafast | fast | medium
+    work_side: int = 480  # longest image side at which flow is computed (px)
+    fb_check: bool = True  # forward-backward consistency check (off = naive chaining)
+    fb_alpha: float = 0.01  # a step is consistent when |f + b|^2 < fb_alpha (|f|^2 + |b|^2) + fb_beta
+    fb_beta: float = 0.5  # (working-resolution px^2)
+    ncc_lost: float = 0.3  # a step whose patch correlation with the template falls below this is lost...
+    min_texture: float = 4.0  # ...if both patches have at least this grey-level std (flat patches carry no evidence)
+    reattach_ncc: float = 0.8  # an occluded track is found again above this correlation
+    max_gap: int = 12  # frames an occluded track is searched for before it is given up
+    search_radius: int = 4  # re-attachment search radius (working-resolution px)
+    patch: int = 7  # template side (working-resolution px)
+    template_rate: float = 0.3  # how fast the template follows the track's appearance
+
+
+@register("flow")
+class FlowTracker:
+    """Weight-free long-range tracker (see module docs). ``FlowTracker(**FlowTrackerConfig fields)``."""
+
+    def __init__(self, **config):
+        self.cfg = FlowTrackerConfig(**config)
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, video: Video, queries: np.ndarray) -> Tracks:
+        import time
+
+        q = check_queries(queries, video.num_frames)
+        T, H, W = video.num_frames, video.height, video.width
+        s = min(1.0, self.cfg.work_side / max(H, W))
+        size = (max(8, round(W * s)), max(8, round(H * s)))
+        sx, sy = size[0] / W, size[1] / H
+        t0 = time.perf_counter()
+        gray = [cv2.resize(to_gray(f), size, interpolation=cv2.INTER_AREA) for f in video.frames]
+        flows = _Flows(gray, self.cfg.preset)
+        self.timings["flow"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        qt = np.round(q[:, 0]).astype(int)
+        start = np.stack([(q[:, 1] + 0.5) * sx - 0.5, (q[:, 2] + 0.5) * sy - 0.5], 1)  # pixel centres
+        gray_f = [g.astype(np.float32) for g in gray]
+        fwd = _chain(self.cfg, gray_f, flows.forward, flows.backward, flows.homography, qt, start)
+        rev = lambda a: a[::-1]
+        bwd = _chain(self.cfg, rev(gray_f), rev(flows.backward), rev(flows.forward),
+                     [np.linalg.inv(h) for h in rev(flows.homography)], T - 1 - qt, start)
+        bwd = {k: v[:, ::-1] for k, v in bwd.items()}
+        after = np.arange(T)[None, :] >= qt[:, None]  # (N, T): use the forward pass
+        out = {k: np.where(after[..., None] if fwd[k].ndim == 3 else after, fwd[k], bwd[k]) for k in fwd}
+        self.timings["chain"] = time.perf_counter() - t0
+        xy = np.stack([(out["xy"][..., 0] + 0.5) / sx - 0.5, (out["xy"][..., 1] + 0.5) / sy - 0.5], -1)
+        return Tracks(xy.astype(np.float32), out["visible"], out["confidence"], qt.astype(np.int32))
+
+
+class _Flows:
+    """Forward/backward flow and camera homography for every frame pair (working resolution)."""
+
+    def __init__(self, gray: list[np.ndarray], preset: str):
+        dis = DISFlow(preset)
+        self.forward, self.backward, self.homography = [], [], []
+        for a, b in zip(gray[:-1], gray[1:]):
+            f = dis(a, b)
+            self.forward.append(f)
+            self.backward.append(dis(b, a))
+            self.homography.append(fit_homography(f, step=16))
+
+
+def _offsets(size: int) -> np.ndarray:
+    r = (size - 1) / 2
+    ys, xs = np.mgrid[-r : r + 1, -r : r + 1]
+    return np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)  # (P, 2)
+
+
+def _patches(img: np.ndarray, pts: np.ndarray, offsets: np.ndarray, with_std: bool = False):
+    """Zero-mean, unit-norm patches ``(M, P)`` around points ``(M, 2)`` (and their std, ``(M,)``)."""
+    x = pts[:, None, 0] + offsets[None, :, 0]
+    y = pts[:, None, 1] + offsets[None, :, 1]
+    p = sample_bilinear(img, x, y)
+    p -= p.mean(1, keepdims=True)
+    norm = np.linalg.norm(p, axis=1)
+    p /= (norm + 1e-6)[:, None]
+    return (p, norm / np.sqrt(p.shape[1])) if with_std else p
+
+
+def _apply_h(Hm: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    if len(pts) == 0:
+        return pts
+    return cv2.perspectiveTransform(pts[:, None].astype(np.float64), Hm)[:, 0].astype(np.float32)
+
+
+def _inside(pts: np.ndarray, w: int, h: int) -> np.ndarray:
+    return (pts[:, 0] >= -0.5) & (pts[:, 0] <= w - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] <= h - 0.5)
+
+
+def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.ndarray, start: np.ndarray) -> dict:
+    """Track every query forward in time from its query frame. Frames before it are left empty.
+
+    Returns ``xy (N, T, 2)``, ``visible (N, T)``, ``confidence (N, T)`` at working resolution.
+    """
+    T = len(gray)
+    N = len(qt)
+    h, w = gray[0].shape
+    off = _offsets(cfg.patch)
+    xy = np.zeros((N, T, 2), np.float32)
+    vis = np.zeros((N, T), bool)
+    conf = np.zeros((N, T), np.float32)
+    pos = start.astype(np.float32).copy()
+    alive = np.zeros(N, bool)  # started and not given up
+    seen = np.zeros(N, bool)  # currently visible
+    gap = np.zeros(N, int)
+    age = np.zeros(N, np.float32)
+    reattached = np.zeros(N, np.float32)
+    template = np.zeros((N, len(off)), np.float32)
+    tex_std = np.zeros(N, np.float32)  # texture of the query patch
+    for t in range(T):
+        new = qt == t
+        if new.any():  # tracks start at their query frame, visible if inside the image
+            inside = _inside(pos[new], w, h)
+            idx = np.flatnonzero(new)
+            alive[idx] = inside
+            seen[idx] = inside
+            template[idx], tex_std[idx] = _patches(gray[t], pos[idx], off, with_std=True)
+            conf[idx, t] = inside
+        xy[:, t] = pos
+        vis[:, t] = seen
+        if t == T - 1:
+            break
+        # visible tracks: one flow step with checks
+        v = np.flatnonzero(alive & seen)
+        if len(v):
+            p = pos[v]
+            f = sample_bilinear(forward[t], p[:, 0], p[:, 1])
+            q = p + f
+            b = sample_bilinear(backward[t], q[:, 0], q[:, 1])
+            err = np.sum((f + b) ** 2, 1)
+            bound = cfg.fb_alpha * (np.sum(f**2, 1) + np.sum(b**2, 1)) + cfg.fb_beta
+            fb_ratio = err / bound
+            ok = _inside(q, w, h)
+            if cfg.fb_check:
+                ok &= fb_ratio < 1
+            patches, std = _patches(gray[t + 1], q, off, with_std=True)
+            ncc = np.sum(patches * template[v], 1)
+            if cfg.fb_check:
+                ok &= (ncc > cfg.ncc_lost) | (np.minimum(std, tex_std[v]) < cfg.min_texture)
+            good, bad = v[ok], v[~ok]
+            pos[good] = q[ok]
+            template[good] = _renorm((1 - cfg.template_rate) * template[good] + cfg.template_rate * patches[ok])
+            age[good] += 1
+            reattached[good] *= 0.7
+            phi = np.stack([np.ones(ok.sum()), np.minimum(fb_ratio[ok], 4), ncc[ok], np.log1p(age[good]), reattached[good]], 1)
+            conf[good, t + 1] = 1 / (1 + np.exp(-(phi @ CONFIDENCE)))
+            pos[bad] = _apply_h(homography[t], p[~ok])
+            seen[bad] = False
+            gap[bad] = 1
+        # occluded tracks: follow the camera, search for the template
+        o = np.flatnonzero(alive & ~seen)
+        o = o[~np.isin(o, v[~ok])] if len(v) else o
+        if len(o):
+            pos[o] = _apply_h(homography[t], pos[o])
+            found, best = _search(gray[t + 1], pos[o], template[o], off, cfg.search_radius, w, h)
+            hit = best >= cfg.reattach_ncc
+            idx = o[hit]
+            pos[idx] = found[hit]
+            seen[idx] = True
+            gap[idx] = 0
+            reattached[idx] = 1.0
+            conf[idx, t + 1] = 1 / (1 + np.exp(-(np.stack([np.ones(len(idx)), np.ones(len(idx)), best[hit],
+                                                            np.log1p(age[idx]), reattached[idx]], 1) @ CONFIDENCE)))
+            miss = o[~hit]
+            gap[miss] += 1
+            alive[miss[gap[miss] > cfg.max_gap]] = False
+        # given-up tracks keep following the camera so their positions stay defined
+        dead = np.flatnonzero(~alive & (qt <= t))
+        if len(dead):
+            pos[dead] = _apply_h(homography[t], pos[dead])
+    return {"xy": xy, "visible": vis, "confidence": conf * vis}
+
+
+def _renorm(p: np.ndarray) -> np.ndarray:
+    p = p - p.mean(1, keepdims=True)
+    return p / (np.linalg.norm(p, axis=1, keepdims=True) + 1e-6)
+
+
+def _search(img, centres, template, off, radius: int, w: int, h: int):
+    """Best template match within ``radius`` px (2-px steps, then the best's 1-px neighbours)."""
+    best_pos = centres.copy()
+    best = np.full(len(centres), -1.0, np.float32)
+    inside = _inside(centres, w, h)
+    if not inside.any():
+        return best_pos, best
+    idx = np.flatnonzero(inside)
+    c = centres[idx]
+    coarse = np.array([(dx, dy) for dy in range(-radius, radius + 1, 2) for dx in range(-radius, radius + 1, 2)], np.float32)
+    for grid in (coarse, np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], np.float32)):
+        cand = (c[:, None, :] + grid[None]).reshape(-1, 2)
+        p = _patches(img, cand, off).reshape(len(c), len(grid), -1)
+        score = np.einsum("ncp,np->nc", p, template[idx])
+        k = score.argmax(1)
+        c = cand.reshape(len(c), len(grid), 2)[np.arange(len(c)), k]
+        best[idx] = score[np.arange(len(c)), k]
+    best_pos[idx] = c
+    ok = _inside(best_pos, w, h)
+    best[~ok] = -1
+    return best_pos, best

@@ -1,0 +1,177 @@
+"""Tracking: the flow tracker and baselines, queries, TAP-Vid metrics, edge cases, CLI."""
+
+import numpy as np
+import pytest
+
+from conftest import moving_square_clip, write_frames
+from movseg.cli import main
+from movseg.errors import MovsegError
+from movseg.synth import generate_scene
+from movseg.tracking import TRACKERS, build_tracker, make_queries, track_video
+from movseg.tracking.metrics import membership_consistency, tapvid_metrics
+from movseg.types import Video
+
+
+def video_of(frames):
+    return Video(np.ascontiguousarray(frames), 24.0, [f"{i:05d}" for i in range(len(frames))])
+
+
+def gt_queries(tracks):
+    qf = tracks["query_frame"]
+    n = np.arange(len(qf))
+    return np.stack([qf, tracks["xy"][n, qf, 0], tracks["xy"][n, qf, 1]], 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return generate_scene(2026, 0, "test", frames=12, size=(128, 224))
+
+
+def test_make_queries_grid_and_subsampling():
+    q = make_queries(20, 48, 64, grid_size=16, step=8)
+    assert q.shape == (3 * 3 * 4, 3) and set(q[:, 0]) == {0, 8, 16}
+    assert set(q[:, 1]) == {8, 24, 40, 56} and set(q[:, 2]) == {8, 24, 40}
+    sub = make_queries(20, 48, 64, grid_size=16, step=8, max_tracks=10)
+    assert len(sub) == 10 and np.array_equal(sub, make_queries(20, 48, 64, 16, 8, 10))
+
+
+def test_tapvid_metrics_hand_cases():
+    gt = np.zeros((1, 3, 2), np.float32)
+    vis = np.ones((1, 3), bool)
+    perfect = tapvid_metrics(gt, vis, gt, vis, [0], (256, 256))
+    assert perfect["AJ"] == 1 and perfect["delta_avg"] == 1 and perfect["OA"] == 1
+    off = gt.copy()
+    off[0, 1:, 0] = 3.0  # 3 px off on both evaluated frames: within 4, 8, 16 only
+    m = tapvid_metrics(gt, vis, off, vis, [0], (256, 256))
+    assert m["delta_avg"] == pytest.approx(3 / 5)
+    assert m["AJ"] == pytest.approx(np.mean([0, 0, 1, 1, 1]))
+    occ = vis.copy()
+    occ[0, 2] = False  # predicting "occluded" on a visible frame: OA drops, and no false positive
+    m = tapvid_metrics(gt, vis, gt, occ, [0], (256, 256))
+    assert m["OA"] == 0.5 and m["AJ"] == pytest.approx(0.5)
+    scaled = tapvid_metrics(gt, vis, off, vis, [0], (512, 512))  # 3 px at 512 = 1.5 px at 256
+    assert scaled["delta_2"] == 1.0
+
+
+def test_membership_consistency():
+    masks = np.zeros((3, 10, 10), bool)
+    masks[:, :, 5:] = True
+    xy = np.array([[[7, 5], [7, 5], [2, 5]], [[1, 1], [1, 1], [1, 1]]], np.float32)
+    vis = np.ones((2, 3), bool)
+    assert membership_consistency(xy, vis, np.array([0, 0]), masks) == (3, 4)
+    assert membership_consistency(xy, vis, np.array([0, 0]), masks, only_foreground=True) == (1, 2)
+
+
+@pytest.mark.parametrize("name", sorted(TRACKERS))
+def test_trackers_follow_synthetic_ground_truth(scene, name):
+    tr = build_tracker(name)(video_of(scene.frames), gt_queries(scene.tracks))
+    N, T = scene.tracks["visible"].shape
+    assert tr.xy.shape == (N, T, 2) and tr.visible.shape == (N, T) and tr.confidence.shape == (N, T)
+    assert ((tr.confidence >= 0) & (tr.confidence <= 1)).all()
+    m = tapvid_metrics(scene.tracks["xy"], scene.tracks["visible"], tr.xy, tr.visible, tr.query_frame, (128, 224))
+    assert m["delta_avg"] > 0.6
+    # the query point itself is returned exactly
+    n = np.arange(N)
+    assert np.abs(tr.xy[n, tr.query_frame] - scene.tracks["xy"][n, scene.tracks["query_frame"]]).max() < 1e-3
+
+
+def test_flow_tracker_beats_naive_chaining_on_occlusion(scene):
+    q = gt_queries(scene.tracks)
+    gt = scene.tracks
+    ours = build_tracker("flow")(video_of(scene.frames), q)
+    naive = build_tracker("dis-naive")(video_of(scene.frames), q)
+    false_visible = lambda tr: np.sum(tr.visible & ~gt["visible"]) / max(np.sum(~gt["visible"]), 1)
+    assert false_visible(ours) <= false_visible(naive)
+
+
+def test_confidence_predicts_error(scene):
+    tr = build_tracker("flow")(video_of(scene.frames), gt_queries(scene.tracks))
+    vis = tr.visible & scene.tracks["visible"]
+    err = np.linalg.norm(tr.xy - scene.tracks["xy"], axis=-1)[vis]
+    conf = tr.confidence[vis]
+    good, bad = conf[err < 2], conf[err > 8]
+    if len(bad) >= 5:
+        assert good.mean() > bad.mean()
+
+
+def test_camera_pan_tracks_a_moving_square():
+    frames, labels = moving_square_clip(T=6, speed=3)
+    q = np.array([[0, 10 + 14, 48], [0, 100, 10], [5, 10 + 15 + 14, 48]], np.float32)  # square centre, background
+    tr = build_tracker("flow")(video_of(frames), q)
+    assert np.allclose(tr.xy[0, :, 0], 24 + 3 * np.arange(6), atol=1.0)
+    assert np.allclose(tr.xy[1, :, 0], 100, atol=0.5)
+    assert np.allclose(tr.xy[2, :, 0], 24 + 3 * np.arange(6), atol=1.0)  # tracked backward from frame 5
+
+
+# ---- edge cases ----
+def test_one_frame_video():
+    frames, _ = moving_square_clip(T=1)
+    tr = track_video(video_of(frames), grid_size=16)
+    assert tr.num_frames == 1 and tr.visible.all()
+
+
+def test_query_outside_the_frame_and_at_the_last_frame():
+    frames, _ = moving_square_clip(T=5)
+    q = np.array([[0, -20, 10], [2, 500, 500], [4, 60, 40]], np.float32)
+    tr = build_tracker("flow")(video_of(frames), q)
+    assert not tr.visible[0].any() and not tr.visible[1].any()
+    assert (tr.confidence[:2] == 0).all()
+    assert tr.visible[2, 4] and tr.visible[2].sum() >= 4  # tracked backward from the last frame
+    with pytest.raises(MovsegError, match="query frames"):
+        build_tracker("flow")(video_of(frames), np.array([[5, 1, 1]], np.float32))
+    with pytest.raises(MovsegError, match=r"\(N, 3\)"):
+        build_tracker("flow")(video_of(frames), np.zeros((2, 2), np.float32))
+
+
+def test_identical_frames_and_black_video():
+    frames, _ = moving_square_clip(T=1)
+    still = np.repeat(frames, 5, axis=0)
+    tr = track_video(video_of(still), grid_size=16, step=2)
+    n = np.arange(tr.num_tracks)
+    assert np.abs(tr.xy - tr.xy[n, tr.query_frame][:, None]).max() < 0.05
+    assert tr.visible.all()
+    black = np.zeros((4, 32, 48, 3), np.uint8)
+    tr = track_video(video_of(black), grid_size=8)
+    assert np.isfinite(tr.xy).all() and np.abs(tr.xy - tr.xy[:, :1]).max() < 0.05
+
+
+def test_unknown_tracker():
+    with pytest.raises(MovsegError, match="unknown tracker"):
+        build_tracker("nope")
+
+
+# ---- CLI ----
+def test_cli_track(tmp_path, capsys):
+    frames, _ = moving_square_clip(T=6)
+    write_frames(tmp_path / "clip", frames)
+    code = main(["track", str(tmp_path / "clip"), "-o", str(tmp_path / "t.npz"), "--grid-size", "16", "--step", "4",
+                 "--vis", str(tmp_path / "v.png")])
+    assert code == 0, capsys.readouterr().err
+    z = np.load(tmp_path / "t.npz")
+    assert set(z.files) == {"xy", "visible", "confidence", "query_frame"}
+    assert z["xy"].shape[1:] == (6, 2) and set(np.unique(z["query_frame"])) == {0, 4}
+    assert (tmp_path / "v.png").is_file()
+    np.save(tmp_path / "q.npy", np.array([[0, 24, 48], [3, 100, 10]], np.float32))
+    code = main(["track", str(tmp_path / "clip"), "-o", str(tmp_path / "q.npz"), "--queries", str(tmp_path / "q.npy"),
+                 "--max-side", "64", "--vis", str(tmp_path / "v.mp4"), "-q"])
+    assert code == 0
+    z = np.load(tmp_path / "q.npz")
+    assert z["xy"].shape == (2, 6, 2)
+    assert np.allclose(z["xy"][:, 0], [[24, 48], [100, 10]], atol=1e-3)  # query frame: back at full resolution
+    assert z["xy"][0, 5, 0] > 24 + 5  # the square moved right
+    assert (tmp_path / "v.mp4").stat().st_size > 0
+    (tmp_path / "bad.npy").write_bytes(b"junk")
+    code = main(["track", str(tmp_path / "clip"), "-o", str(tmp_path / "b.npz"), "--queries", str(tmp_path / "bad.npy")])
+    assert code == 1 and "cannot read queries" in capsys.readouterr().err
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_cli_bench_tracks_synth(tmp_path, capsys):
+    assert main(["synth", str(tmp_path / "s"), "--scenes", "1", "--frames", "6", "--size", "64x96", "-q"]) == 0
+    code = main(["bench", "tracks", "--synth", str(tmp_path / "s"), "--json", str(tmp_path / "b.json"), "-q"])
+    out = capsys.readouterr().out
+    assert code == 0 and "AJ" in out
+    import json
+
+    r = json.loads((tmp_path / "b.json").read_text())
+    assert 0 <= r["mean"]["AJ"] <= 1 and r["seconds_per_frame"] > 0
