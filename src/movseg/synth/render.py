@@ -88,7 +88,8 @@ def _sample(s: Surface, t: int, rays: np.ndarray, R, C, K):
         level = np.clip(np.log2(np.maximum(footprint, 1e-6)), 0, len(s.mips) - 1)
         colour = np.zeros(depth.shape + (3,), np.float32)
         lv = np.floor(level).astype(int)
-        for L in np.unique(lv[hit]):
+        levels = lv[hit]
+        for L in range(int(levels.min()), int(levels.max()) + 1) if levels.size else ():
             m = (lv == L) & hit
             tex = s.mips[L]
             th, tw = tex.shape[:2]
@@ -175,6 +176,8 @@ def _shadow(s: Surface, t: int, spec: SceneSpec, H: int, W: int):
 def _sky(spec: SceneSpec, rays: np.ndarray, R: np.ndarray) -> np.ndarray:
     """The sky at infinity, ``float32 (H, W, 3)``: a gradient by world elevation with clouds
     mapped by (azimuth, elevation), so it moves with camera rotation but not translation."""
+    H, W = rays.shape[:2]
+    rays = rays[::4, ::4]  # smooth: computed at 1/4 resolution, then upsampled
     d = rays @ R.astype(np.float32)  # world directions (rows of R^T)
     elev = -d[..., 1] / np.linalg.norm(d, axis=-1)  # y is down
     az = np.arctan2(d[..., 0], d[..., 2])
@@ -184,7 +187,8 @@ def _sky(spec: SceneSpec, rays: np.ndarray, R: np.ndarray) -> np.ndarray:
     cloud = cv2.remap(spec.clouds, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
     g = np.clip(elev * 2.5, 0, 1)[..., None]
     base = spec.sky[1] * (1 - g) + spec.sky[0] * g
-    return (base + (np.float32(235) - base) * (0.8 * cloud)[..., None]).astype(np.float32)
+    sky = (base + (np.float32(235) - base) * (0.8 * cloud)[..., None]).astype(np.float32)
+    return cv2.resize(sky, (W, H), interpolation=cv2.INTER_LINEAR)
 
 
 def render_frame(spec: SceneSpec, t: int) -> RenderedFrame:
@@ -242,8 +246,11 @@ def render_frame(spec: SceneSpec, t: int) -> RenderedFrame:
 
 def sensor(rgb: np.ndarray, spec: SceneSpec, t: int) -> np.ndarray:
     """Sensor noise (seeded per frame) → ``uint8 (H, W, 3)``."""
-    rng = np.random.default_rng([*spec.info["key"], 7919, t])
-    noisy = rgb + np.float32(spec.noise_sigma) * rng.standard_normal(rgb.shape, dtype=np.float32)
+    seed = int(np.random.default_rng([*spec.info["key"], 7919, t]).integers(1, 2**31))
+    noise = np.empty(rgb.shape, np.float32)
+    cv2.setRNGSeed(seed)  # OpenCV's generator: ~10x faster than numpy's normal sampler
+    cv2.randn(noise, 0.0, float(spec.noise_sigma))
+    noisy = rgb + noise
     return np.clip(noisy, 0, 255).round().astype(np.uint8)
 
 

@@ -133,7 +133,7 @@ class Surface:
         if self.deform is None:
             return lx, ly
         ux, uy = lx, ly
-        for _ in range(6):
+        for _ in range(4):
             dx, dy = self.displacement(ux, uy, t)
             ux, uy = lx - dx, ly - dy
         return ux, uy

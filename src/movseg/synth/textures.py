@@ -31,9 +31,10 @@ def value_noise(rng: np.random.Generator, size: int, octaves: int = 5, persisten
     for o in range(octaves):
         cells = min(2 ** (o + first), size)
         grid = rng.random((cells, cells)).astype(np.float32)
-        grid = np.tile(grid, (3, 3))  # resize the 3x3 tiling and keep the middle: seamless edges
-        big = cv2.resize(grid, (size * 3, size * 3), interpolation=cv2.INTER_CUBIC)
-        out += amp * big[size : 2 * size, size : 2 * size]
+        k = size // cells  # pixels per cell
+        grid = np.pad(grid, 2, mode="wrap")  # wrap two cells around: seamless edges after the crop
+        big = cv2.resize(grid, ((cells + 4) * k, (cells + 4) * k), interpolation=cv2.INTER_CUBIC)
+        out += amp * big[2 * k : 2 * k + size, 2 * k : 2 * k + size]
         total += amp
         amp *= persistence
     out /= total
