@@ -203,6 +203,12 @@ def test_write_results_layout(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["clip"]  # no temporary left
 
 
+def test_in_memory_video_gets_a_folder_of_its_own(tmp_path):
+    v, seg = _video_and_seg()
+    v.source = ""
+    assert write_results(tmp_path, v, seg, overlay=False) == tmp_path / "video"
+
+
 def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     import movseg.io.results as results
 

@@ -154,6 +154,7 @@ def cmd_track(args) -> int:
     from movseg.io import read_video, write_video
     from movseg.io.results import atomic_file
     from movseg.tracking import track_video
+    from movseg.tracking.base import rescale_xy
 
     video = read_video(args.input, max_side=args.max_side, max_frames=args.max_frames)
     H0, W0 = video.original_size
@@ -166,11 +167,11 @@ def cmd_track(args) -> int:
             raise MovsegError(f"cannot read queries {args.queries}: {e} (give an .npy array of (t, x, y) rows)") from None
         if queries.ndim != 2 or queries.shape[1] != 3:
             raise MovsegError(f"queries in {args.queries} must be (N, 3) rows of (t, x, y), got {queries.shape}")
-        queries = np.stack([queries[:, 0], (queries[:, 1] + 0.5) * sx - 0.5, (queries[:, 2] + 0.5) * sy - 0.5], 1)
+        queries = np.concatenate([queries[:, :1], rescale_xy(queries[:, 1:], sx, sy)], 1)
     grid = max(1, round(args.grid_size * sx))
     tracks = track_video(video, args.tracker, queries, grid, args.step, args.max_tracks)
     out = tracks.to_npz_dict()
-    out["xy"] = np.stack([(out["xy"][..., 0] + 0.5) / sx - 0.5, (out["xy"][..., 1] + 0.5) / sy - 0.5], -1).astype(np.float32)
+    out["xy"] = rescale_xy(out["xy"], 1 / sx, 1 / sy)
     with atomic_file(args.output) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **out)

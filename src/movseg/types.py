@@ -52,7 +52,7 @@ class Video:
         from pathlib import Path
 
         p = Path(self.source)
-        return p.name if p.is_dir() else p.stem
+        return (p.name if p.is_dir() else p.stem) or "video"
 
 
 @dataclass

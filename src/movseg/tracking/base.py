@@ -67,3 +67,17 @@ def check_queries(queries: np.ndarray, num_frames: int) -> np.ndarray:
     if len(q) and (not np.isfinite(q).all() or q[:, 0].min() < 0 or q[:, 0].max() > num_frames - 1):
         raise MovsegError(f"query frames must be within 0..{num_frames - 1} and coordinates finite")
     return q
+
+
+def working_size(height: int, width: int, work_side: int) -> tuple[tuple[int, int], float, float]:
+    """Frame size ``(w, h)`` with the longer side at most ``work_side``, and the scale factors ``(sx, sy)``."""
+    s = min(1.0, work_side / max(height, width))
+    size = (max(8, round(width * s)), max(8, round(height * s)))
+    return size, size[0] / width, size[1] / height
+
+
+def rescale_xy(xy: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Points ``(..., 2)`` ``(x, y)`` of an image → the same points once it is resized by ``(sx, sy)``
+    (pixel centres at integer coordinates, as everywhere in movseg)."""
+    xy = np.asarray(xy, np.float32)
+    return np.stack([(xy[..., 0] + 0.5) * sx - 0.5, (xy[..., 1] + 0.5) * sy - 0.5], -1).astype(np.float32)

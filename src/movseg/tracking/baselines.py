@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from movseg.flow import to_gray
-from movseg.tracking.base import check_queries, register
+from movseg.tracking.base import check_queries, register, rescale_xy, working_size
 from movseg.tracking.flow_tracker import FlowTracker
 from movseg.types import Tracks, Video
 
@@ -39,12 +39,10 @@ class LKTracker:
     def __call__(self, video: Video, queries: np.ndarray) -> Tracks:
         q = check_queries(queries, video.num_frames)
         T, H, W = video.num_frames, video.height, video.width
-        s = min(1.0, self.cfg.work_side / max(H, W))
-        size = (max(8, round(W * s)), max(8, round(H * s)))
-        sx, sy = size[0] / W, size[1] / H
+        size, sx, sy = working_size(H, W, self.cfg.work_side)
         gray = [cv2.resize(to_gray(f), size, interpolation=cv2.INTER_AREA) for f in video.frames]
         qt = np.round(q[:, 0]).astype(int)
-        start = np.stack([(q[:, 1] + 0.5) * sx - 0.5, (q[:, 2] + 0.5) * sy - 0.5], 1).astype(np.float32)
+        start = rescale_xy(q[:, 1:], sx, sy)
         xy = np.repeat(start[:, None], T, 1)
         vis = np.zeros((len(q), T), bool)
         params = dict(winSize=(self.cfg.window, self.cfg.window), maxLevel=self.cfg.levels,
@@ -68,5 +66,4 @@ class LKTracker:
                 ok = (st.ravel() == 1) & (p1[:, 0] >= -0.5) & (p1[:, 0] <= size[0] - 0.5) & (p1[:, 1] >= -0.5) & (p1[:, 1] <= size[1] - 0.5)
                 pos[idx[ok]] = p1[ok]
                 alive[idx[~ok]] = False
-        out = np.stack([(xy[..., 0] + 0.5) / sx - 0.5, (xy[..., 1] + 0.5) / sy - 0.5], -1).astype(np.float32)
-        return Tracks(out, vis, vis.astype(np.float32), qt.astype(np.int32))
+        return Tracks(rescale_xy(xy, 1 / sx, 1 / sy), vis, vis.astype(np.float32), qt.astype(np.int32))

@@ -4,8 +4,8 @@ Per frame pair, forward and backward flow are computed once at a working
 resolution; every track follows the forward flow, sampled bilinearly at its
 sub-pixel position. A step is trusted when
 
-* forward–backward consistency holds, ``|f + b|² < 0.01 (|f|² + |b|²) + 0.5``
-  (Sundaram et al., 2010), with ``b`` sampled at the arrival point;
+* forward–backward consistency holds, ``|f + b|² < 0.01 (|f|² + |b|²) + 1``
+  (after Sundaram et al., 2010), with ``b`` sampled at the arrival point;
 * the point stays inside the frame;
 * the local appearance still matches: the normalised cross-correlation of a
   small patch with the track's template (from its last trusted frames) is
@@ -30,7 +30,7 @@ import numpy as np
 
 from movseg.flow import DISFlow, fit_homography, to_gray
 from movseg.sampling import sample_bilinear
-from movseg.tracking.base import check_queries, register
+from movseg.tracking.base import check_queries, register, rescale_xy, working_size
 from movseg.types import Tracks, Video
 
 # logistic confidence: w · [1, fb_ratio, ncc, log1p(age), reattached], fitted by
@@ -71,16 +71,14 @@ class FlowTracker:
 
         q = check_queries(queries, video.num_frames)
         T, H, W = video.num_frames, video.height, video.width
-        s = min(1.0, self.cfg.work_side / max(H, W))
-        size = (max(8, round(W * s)), max(8, round(H * s)))
-        sx, sy = size[0] / W, size[1] / H
+        size, sx, sy = working_size(H, W, self.cfg.work_side)
         t0 = time.perf_counter()
         gray = [cv2.resize(to_gray(f), size, interpolation=cv2.INTER_AREA) for f in video.frames]
         flows = _Flows(gray, self.cfg.preset)
         self.timings["flow"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         qt = np.round(q[:, 0]).astype(int)
-        start = np.stack([(q[:, 1] + 0.5) * sx - 0.5, (q[:, 2] + 0.5) * sy - 0.5], 1)  # pixel centres
+        start = rescale_xy(q[:, 1:], sx, sy)
         gray_f = [g.astype(np.float32) for g in gray]
         fwd = _chain(self.cfg, gray_f, flows.forward, flows.backward, flows.homography, qt, start)
         rev = lambda a: a[::-1]
@@ -91,8 +89,7 @@ class FlowTracker:
         out = {k: np.where(after[..., None] if fwd[k].ndim == 3 else after, fwd[k], bwd[k]) for k in fwd}
         self.timings["chain"] = time.perf_counter() - t0
         self.features = out.pop("features", None)
-        xy = np.stack([(out["xy"][..., 0] + 0.5) / sx - 0.5, (out["xy"][..., 1] + 0.5) / sy - 0.5], -1)
-        return Tracks(xy.astype(np.float32), out["visible"], out["confidence"], qt.astype(np.int32))
+        return Tracks(rescale_xy(out["xy"], 1 / sx, 1 / sy), out["visible"], out["confidence"], qt.astype(np.int32))
 
 
 class _Flows:
