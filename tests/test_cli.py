@@ -45,6 +45,16 @@ def test_segment_max_side_writes_full_size_masks(tmp_path, capsys):
     assert read_mask(tmp_path / "out" / "clip" / "masks" / "00003.png").shape == (96, 128)
 
 
+def test_segment_name_option(tmp_path, capsys):
+    frames, _ = moving_square_clip(T=3)
+    write_frames(tmp_path / "scene" / "frames", frames)
+    code, _, _ = run(capsys, "segment", tmp_path / "scene" / "frames", "-o", tmp_path / "out", "--name", "scene",
+                     "--method", "empty", "-q", "--no-overlay")
+    assert code == 0 and (tmp_path / "out" / "scene" / "masks" / "00002.png").is_file()
+    code, _, err = run(capsys, "segment", tmp_path / "scene" / "frames", "-o", tmp_path / "o2", "--name", "../x")
+    assert code == 1 and "--name" in err and not (tmp_path / "o2").exists()
+
+
 def test_segment_nothing_moves(tmp_path, capsys):
     frames, _ = moving_square_clip(T=5, speed=0)
     write_frames(tmp_path / "still", frames)

@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("segment", help="segment the moving objects of a video or frame folder")
     p.add_argument("input", help="video file (mp4, mov, avi, webm, mkv) or folder of jpg/png frames")
     p.add_argument("-o", "--output", required=True, help="output root: results go to OUTPUT/<name>/")
+    p.add_argument("--name", help="result folder name (default: the input folder's name or the video file's stem)")
     _add_segment_options(p, overlay_default=True)
     p.set_defaults(func=cmd_segment)
 
@@ -134,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_segment(args) -> int:
     from movseg.pipeline import run_segment
 
-    folder, result = run_segment(args.input, args.output, _segment_config(args))
+    if args.name is not None and (not args.name.strip() or "/" in args.name or args.name in (".", "..")):
+        raise MovsegError(f"--name must be a plain folder name, got {args.name!r}")
+    folder, result = run_segment(args.input, args.output, _segment_config(args), name=args.name)
     if not args.quiet:
         seg = result.segmentation
         if seg.num_objects == 0:

@@ -74,10 +74,12 @@ def _to_size(seg: Segmentation, size: tuple[int, int]) -> Segmentation:
     return Segmentation(labels, seg.moving, seg.scores)
 
 
-def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig | None = None) -> tuple[Path, SegmentResult]:
-    """Segment ``source`` and write ``<out_root>/<name>/`` atomically; returns (that folder, result)."""
+def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig | None = None,
+                name: str | None = None) -> tuple[Path, SegmentResult]:
+    """Segment ``source`` and write ``<out_root>/<name>/`` atomically (``name`` defaults to the
+    input folder's name or the video file's stem); returns (that folder, result)."""
     config = config or SegmentConfig()
     result = segment_video(source, config)
     info = {"timings": result.timings, "config": asdict(config)}
-    folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay)
+    folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay, name=name)
     return folder, result

@@ -94,6 +94,7 @@ def write_results(
     info: dict | None = None,
     overlay: bool = True,
     extra_files: dict[str, bytes] | None = None,
+    name: str | None = None,
 ) -> Path:
     """Write ``<out_root>/<video.name>/`` atomically and return that path.
 
@@ -111,10 +112,12 @@ def write_results(
         info: extra JSON fields, e.g. ``{"timings": {...}, "config": {...}}``;
             ``timings`` gains ``write`` (this call) and ``total``.
         extra_files: more files to place in the result folder (name → bytes).
+        name: the result folder's name (default: ``video.name``).
     """
     from movseg import __version__
 
-    final = Path(out_root) / video.name
+    name = name or video.name
+    final = Path(out_root) / name
     start = time.perf_counter()
     with atomic_directory(final) as tmp:
         (tmp / "masks").mkdir()
@@ -133,7 +136,7 @@ def write_results(
         result = {
             "movseg_version": __version__,
             "input": str(video.source),
-            "name": video.name,
+            "name": name,
             "frames": video.num_frames,
             "size": [int(seg.labels.shape[1]), int(seg.labels.shape[2])],
             "fps": video.fps,
