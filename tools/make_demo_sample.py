@@ -2,7 +2,7 @@
 
     python tools/make_demo_sample.py            # writes samples/demo.mp4 (+ its ground truth)
 
-The clip is scene 3 of seed 0 of the ``demo`` preset (72 frames, 854x480,
+The clip is scene 6 of seed 0 of the ``demo`` preset (72 frames, 854x480,
 24 fps); its moving-object masks go to ``samples/demo_gt/`` so the demo
 result can be scored with ``movseg eval``.
 """
@@ -15,7 +15,7 @@ from movseg.synth import generate_scene
 ROOT = Path(__file__).resolve().parent.parent / "samples"
 
 if __name__ == "__main__":
-    scene = generate_scene(seed=0, index=3, preset="demo")
+    scene = generate_scene(seed=0, index=6, preset="demo")
     ROOT.mkdir(exist_ok=True)
     write_video(ROOT / "demo.mp4", scene.frames, scene.meta["fps"], crf=23)
     gt = ROOT / "demo_gt" / "demo"
