@@ -19,6 +19,7 @@ from sklearn.metrics import roc_auc_score
 
 from movseg.io import read_video
 from movseg.tracking import build_tracker
+from movseg.tracking.base import queries_from_tracks
 from movseg.tracking.flow_tracker import CONFIDENCE
 
 
@@ -26,8 +27,7 @@ def collect(d: Path):
     video = read_video(d / "frames")
     gt = np.load(d / "tracks.npz")
     qf = gt["query_frame"]
-    n = np.arange(len(qf))
-    q = np.stack([qf, gt["xy"][n, qf, 0], gt["xy"][n, qf, 1]], 1)
+    q = queries_from_tracks(gt["xy"], qf)
     tracker = build_tracker("flow", keep_features=True)
     tr = tracker(video, q)
     scale = np.array([256 / video.width, 256 / video.height])

@@ -8,6 +8,7 @@ from movseg.cli import main
 from movseg.errors import MovsegError
 from movseg.synth import generate_scene
 from movseg.tracking import TRACKERS, build_tracker, make_queries, track_video
+from movseg.tracking.base import queries_from_tracks
 from movseg.tracking.metrics import membership_consistency, tapvid_metrics
 from movseg.types import Video
 
@@ -17,9 +18,7 @@ def video_of(frames):
 
 
 def gt_queries(tracks):
-    qf = tracks["query_frame"]
-    n = np.arange(len(qf))
-    return np.stack([qf, tracks["xy"][n, qf, 0], tracks["xy"][n, qf, 1]], 1).astype(np.float32)
+    return queries_from_tracks(tracks["xy"], tracks["query_frame"])
 
 
 @pytest.fixture(scope="module")

@@ -81,3 +81,15 @@ def rescale_xy(xy: np.ndarray, sx: float, sy: float) -> np.ndarray:
     (pixel centres at integer coordinates, as everywhere in movseg)."""
     xy = np.asarray(xy, np.float32)
     return np.stack([(xy[..., 0] + 0.5) * sx - 0.5, (xy[..., 1] + 0.5) * sy - 0.5], -1).astype(np.float32)
+
+
+def queries_from_tracks(xy: np.ndarray, query_frame: np.ndarray) -> np.ndarray:
+    """The ``(N, 3)`` ``(t, x, y)`` queries of known tracks (``xy (N, T, 2)``): their positions at their query frames."""
+    qf = np.asarray(query_frame, int)
+    n = np.arange(len(qf))
+    return np.stack([qf, xy[n, qf, 0], xy[n, qf, 1]], 1).astype(np.float32)
+
+
+def inside_frame(pts: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``bool (M,)``: points ``(M, 2)`` lie on the image (pixel centres at integers, so edges at -0.5)."""
+    return (pts[:, 0] >= -0.5) & (pts[:, 0] <= w - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] <= h - 0.5)

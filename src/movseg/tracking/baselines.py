@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from movseg.flow import to_gray
-from movseg.tracking.base import check_queries, register, rescale_xy, working_size
+from movseg.tracking.base import check_queries, inside_frame, register, rescale_xy, working_size
 from movseg.tracking.flow_tracker import FlowTracker
 from movseg.types import Tracks, Video
 
@@ -53,7 +53,7 @@ class LKTracker:
             frames = range(T) if direction == 1 else range(T - 1, -1, -1)
             for t in frames:
                 new = qt == t
-                alive[new] = (pos[new, 0] >= -0.5) & (pos[new, 0] <= size[0] - 0.5) & (pos[new, 1] >= -0.5) & (pos[new, 1] <= size[1] - 0.5)
+                alive[new] = inside_frame(pos[new], *size)
                 started = (qt <= t) if direction == 1 else (qt >= t)
                 xy[started, t] = pos[started]
                 vis[:, t] |= alive & started
@@ -63,7 +63,7 @@ class LKTracker:
                 idx = np.flatnonzero(alive)
                 p1, st, _ = cv2.calcOpticalFlowPyrLK(gray[t], gray[nxt], pos[idx].reshape(-1, 1, 2), None, **params)
                 p1 = p1.reshape(-1, 2)
-                ok = (st.ravel() == 1) & (p1[:, 0] >= -0.5) & (p1[:, 0] <= size[0] - 0.5) & (p1[:, 1] >= -0.5) & (p1[:, 1] <= size[1] - 0.5)
+                ok = (st.ravel() == 1) & inside_frame(p1, *size)
                 pos[idx[ok]] = p1[ok]
                 alive[idx[~ok]] = False
         return Tracks(rescale_xy(xy, 1 / sx, 1 / sy), vis, vis.astype(np.float32), qt.astype(np.int32))

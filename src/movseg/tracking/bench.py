@@ -11,7 +11,7 @@ import numpy as np
 from movseg.errors import MovsegError
 from movseg.eval.bench import peak_rss_mb
 from movseg.io import read_mask_folder, read_video
-from movseg.tracking.base import build_tracker, make_queries
+from movseg.tracking.base import build_tracker, make_queries, queries_from_tracks
 from movseg.tracking.metrics import membership_consistency, tapvid_metrics
 
 
@@ -30,8 +30,7 @@ def bench_synth(root, tracker: str = "flow", limit: int | None = None, config: d
         video = read_video(d / "frames")
         gt = np.load(d / "tracks.npz")
         qf = gt["query_frame"].astype(int)
-        n = np.arange(len(qf))
-        queries = np.stack([qf, gt["xy"][n, qf, 0], gt["xy"][n, qf, 1]], 1)
+        queries = queries_from_tracks(gt["xy"], qf)
         t0 = time.perf_counter()
         tr = build_tracker(tracker, **(config or {}))(video, queries)
         seconds += time.perf_counter() - t0

@@ -30,7 +30,7 @@ import numpy as np
 
 from movseg.flow import DISFlow, fit_homography, to_gray
 from movseg.sampling import sample_bilinear
-from movseg.tracking.base import check_queries, register, rescale_xy, working_size
+from movseg.tracking.base import check_queries, inside_frame, register, rescale_xy, working_size
 from movseg.types import Tracks, Video
 
 # logistic confidence: w · [1, fb_ratio, ncc, log1p(age), reattached], fitted by
@@ -130,10 +130,6 @@ def _apply_h(Hm: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(pts[:, None].astype(np.float64), Hm)[:, 0].astype(np.float32)
 
 
-def _inside(pts: np.ndarray, w: int, h: int) -> np.ndarray:
-    return (pts[:, 0] >= -0.5) & (pts[:, 0] <= w - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] <= h - 0.5)
-
-
 def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.ndarray, start: np.ndarray) -> dict:
     """Track every query forward in time from its query frame. Frames before it are left empty.
 
@@ -158,7 +154,7 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
     for t in range(T):
         new = qt == t
         if new.any():  # tracks start at their query frame, visible if inside the image
-            inside = _inside(pos[new], w, h)
+            inside = inside_frame(pos[new], w, h)
             idx = np.flatnonzero(new)
             alive[idx] = inside
             seen[idx] = inside
@@ -178,7 +174,7 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
             err = np.sum((f + b) ** 2, 1)
             bound = cfg.fb_alpha * (np.sum(f**2, 1) + np.sum(b**2, 1)) + cfg.fb_beta
             fb_ratio = err / bound
-            ok = _inside(q, w, h)
+            ok = inside_frame(q, w, h)
             patches, std = _patches(gray[t + 1], q, off, with_std=True)
             ncc = np.sum(patches * template[v], 1)
             if cfg.fb_check:
@@ -236,7 +232,7 @@ def _search(img, centres, template, off, radius: int, w: int, h: int):
     """Best template match within ``radius`` px (2-px steps, then the best's 1-px neighbours)."""
     best_pos = centres.copy()
     best = np.full(len(centres), -1.0, np.float32)
-    inside = _inside(centres, w, h)
+    inside = inside_frame(centres, w, h)
     if not inside.any():
         return best_pos, best
     idx = np.flatnonzero(inside)
@@ -250,6 +246,6 @@ def _search(img, centres, template, off, radius: int, w: int, h: int):
         c = cand.reshape(len(c), len(grid), 2)[np.arange(len(c)), k]
         best[idx] = score[np.arange(len(c)), k]
     best_pos[idx] = c
-    ok = _inside(best_pos, w, h)
+    ok = inside_frame(best_pos, w, h)
     best[~ok] = -1
     return best_pos, best
