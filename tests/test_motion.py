@@ -1,0 +1,165 @@
+"""The motion stage: cues, the track transformer (tiny random models), checkpoints, training."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import moving_square_clip
+from movseg.errors import MovsegError
+from movseg.motion import (DEFAULT_WEIGHTS, CueConfig, MotionModelConfig, TrackCues, TrackTransformer,
+                           geometric_score, load_model, predict_dynamic, save_model, track_cues)
+from movseg.motion.cues import POINT_CHANNELS
+from movseg.types import Tracks, Video
+
+TINY = MotionModelConfig(dim=16, enc_layers=1, enc_heads=2, enc_ff=16, dec_layers=1, dec_heads=2, dec_ff=32, freqs=2)
+
+
+def square_tracks(T: int = 8):
+    """Exact tracks of the moving-square clip: a grid on the static background and on the square."""
+    frames, labels = moving_square_clip(T=T)
+    ys, xs = np.mgrid[8:96:12, 8:128:12]
+    bg = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    bg = bg[labels[0][bg[:, 1].astype(int), bg[:, 0].astype(int)] == 0]
+    fy, fx = np.mgrid[36:60:6, 12:36:6]
+    fg0 = np.stack([fx.ravel(), fy.ravel()], 1).astype(np.float32)
+    xy = np.concatenate([np.repeat(bg[:, None], T, 1),
+                         fg0[:, None] + np.stack([3.0 * np.arange(T), np.zeros(T)], 1)[None]]).astype(np.float32)
+    n = len(xy)
+    tracks = Tracks(xy, np.ones((n, T), bool), np.ones((n, T), np.float32), np.zeros(n, np.int32))
+    video = Video(frames, 24.0, [f"{i:05d}" for i in range(T)])
+    return video, tracks, np.r_[np.zeros(len(bg)), np.ones(len(fg0))].astype(bool)
+
+
+def test_cues_shapes_and_geometric_residual_separates_the_moving_square():
+    video, tracks, moving = square_tracks()
+    cues = track_cues(video, tracks)
+    n, t = tracks.visible.shape
+    assert cues.points.shape == (n, t, len(POINT_CHANNELS)) and cues.appearance.shape == (n, 7)
+    assert cues.valid.all()
+    score = geometric_score(cues)
+    assert score[moving].min() > score[~moving].max()
+
+
+def test_invalid_points_are_zero_and_cannot_change_the_cues_or_the_output():
+    video, tracks, _ = square_tracks()
+    tracks.visible[3, 4] = False
+    tracks.confidence[5, 2] = 0.01  # below min_confidence: treated as invisible
+    a = track_cues(video, tracks)
+    assert not a.valid[3, 4] and not a.valid[5, 2] and (a.points[3, 4] == 0).all()
+    moved = Tracks(tracks.xy.copy(), tracks.visible, tracks.confidence, tracks.query_frame)
+    moved.xy[3, 4] += 40.0
+    moved.xy[5, 2] -= 25.0
+    b = track_cues(video, moved)
+    np.testing.assert_array_equal(a.points, b.points)
+    np.testing.assert_array_equal(a.appearance, b.appearance)
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY).eval()
+    pts = torch.from_numpy(a.points)[None]
+    garbage = pts.clone()
+    garbage[0, 3, 4] = 7.0  # whatever an invalid point carries, the model ignores it
+    val, app = torch.from_numpy(a.valid)[None], torch.from_numpy(a.appearance)[None]
+    with torch.no_grad():
+        torch.testing.assert_close(model(pts, val, app), model(garbage, val, app))
+
+
+@pytest.mark.parametrize("variant", [{}, {"st_attention": False}, {"msde": False}, {"appearance_dim": 0},
+                                     {"geometric": False}, {"freqs": 0}, {"depth": True}])
+def test_model_shapes_and_permutation_equivariance(variant):
+    cfg = replace(TINY, **variant)
+    torch.manual_seed(0)
+    model = TrackTransformer(cfg).eval()
+    B, N, T = 2, 11, 6
+    pts = torch.randn(B, N, T, cfg.point_channels)
+    val = torch.rand(B, N, T) > 0.3
+    val[:, 0] = False  # a track with no valid point at all is still well defined
+    app = torch.randn(B, N, cfg.appearance_dim)
+    with torch.no_grad():
+        out = model(pts, val, app)
+        perm = torch.randperm(N)
+        out_p = model(pts[:, perm], val[:, perm], app[:, perm])
+    assert out.shape == (B, N) and torch.isfinite(out).all()
+    torch.testing.assert_close(out[:, perm], out_p, atol=1e-5, rtol=1e-4)
+
+
+def test_padding_tracks_do_not_change_real_tracks():
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY).eval()
+    pts, val, app = torch.randn(1, 5, 4, 9), torch.ones(1, 5, 4, dtype=torch.bool), torch.randn(1, 5, 7)
+    pad = torch.cat([pts, torch.randn(1, 3, 4, 9)], 1), torch.cat([val, val[:, :3]], 1), torch.cat([app, app[:, :3]], 1)
+    tv = torch.tensor([[True] * 5 + [False] * 3])
+    with torch.no_grad():
+        torch.testing.assert_close(model(pts, val, app), model(*pad, tv)[:, :5], atol=1e-5, rtol=1e-4)
+
+
+def test_save_load_round_trip_and_config_mismatch(tmp_path):
+    torch.manual_seed(1)
+    model = TrackTransformer(TINY).eval()
+    path = tmp_path / "m.safetensors"
+    save_model(model, path)
+    loaded = load_model(path, config=TINY)
+    x = (torch.randn(1, 4, 5, 9), torch.ones(1, 4, 5, dtype=torch.bool), torch.randn(1, 4, 7))
+    with torch.no_grad():
+        torch.testing.assert_close(model(*x), loaded(*x))
+    with pytest.raises(MovsegError, match="dim: wanted 32, file has 16"):
+        load_model(path, config=replace(TINY, dim=32))
+    (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(MovsegError, match="not a safetensors file"):
+        load_model(tmp_path / "bad.safetensors")
+    with pytest.raises(MovsegError, match="no track-transformer weights"):
+        load_model(tmp_path / "missing.safetensors")
+
+
+def test_tiny_model_overfits_a_tiny_batch():
+    video, tracks, moving = square_tracks()
+    cues = track_cues(video, tracks)
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    pts, val, app = (torch.from_numpy(a)[None] for a in (cues.points, cues.valid, cues.appearance))
+    lab = torch.from_numpy(moving).float()[None]
+    losses = []
+    for _ in range(60):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(pts, val, app), lab)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.3 * losses[0]
+    prob = predict_dynamic(model.eval(), cues, chunk=16)  # chunked inference on a trained model
+    assert (prob[moving] > 0.5).mean() > 0.9 and (prob[~moving] < 0.5).mean() > 0.9
+
+
+def test_shipped_weights_load_and_are_documented():
+    assert DEFAULT_WEIGHTS.stat().st_size < 20e6
+    model = load_model()
+    info = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    assert info["model"] == model.config.to_dict()
+    assert "movseg train" in info["command"] and "validation" in info
+
+
+def test_shipped_model_finds_the_moving_square():
+    video, tracks, moving = square_tracks(T=12)
+    prob = predict_dynamic(load_model(), track_cues(video, tracks))
+    assert prob[moving].mean() > 0.5 > prob[~moving].mean()
+
+
+def test_chunked_prediction_covers_every_track_once():
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY).eval()
+    rng = np.random.default_rng(0)
+    cues = TrackCues(rng.normal(size=(50, 5, 9)).astype(np.float32), rng.random((50, 5)) > 0.2,
+                     rng.normal(size=(50, 7)).astype(np.float32))
+    p = predict_dynamic(model, cues, chunk=16)
+    assert p.shape == (50,) and ((p > 0) & (p < 1)).all()
+    assert len(predict_dynamic(model, cues.subset(slice(0, 0)))) == 0
+
+
+def test_cue_config_gap_clipped_on_short_videos():
+    video, tracks, _ = square_tracks(T=2)
+    cues = track_cues(video, tracks, CueConfig(gap=8))
+    assert cues.points.shape[1] == 2 and np.isfinite(cues.points).all()
