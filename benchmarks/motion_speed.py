@@ -1,0 +1,48 @@
+"""Inference time and peak memory of the track transformer: 5,000 tracks x 80 frames on CPU.
+
+    python benchmarks/motion_speed.py [--tracks 5000] [--frames 80] [--chunk 512] [--threads 2]
+
+Random cues of the real shapes (the model's cost does not depend on the values);
+the shipped weights. Prints seconds per call (median of --repeat) and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import torch
+
+from movseg.motion import TrackCues, load_model, predict_dynamic
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tracks", type=int, default=5000)
+    ap.add_argument("--frames", type=int, default=80)
+    ap.add_argument("--chunk", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    n, t = args.tracks, args.frames
+    cues = TrackCues(rng.normal(size=(n, t, 9)).astype(np.float32), rng.random((n, t)) > 0.2,
+                     rng.normal(size=(n, 7)).astype(np.float32))
+    model = load_model()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        predict_dynamic(model, cues, chunk=args.chunk)
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{n} tracks x {t} frames, chunk {args.chunk}, {args.threads} threads: "
+          f"{np.median(times):.2f} s per call ({1000 * np.median(times) / t:.0f} ms/frame), "
+          f"peak RSS {peak:.0f} MB (before inference {base:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()

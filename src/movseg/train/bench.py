@@ -1,0 +1,67 @@
+"""Track-level benchmark of the motion stage: ``movseg bench motion``.
+
+Precision / recall / F1 (at P = 0.5) / ROC-AUC of the track transformer and of
+the geometric baseline, on (a) synthetic ``test`` scenes (seeds never trained
+on) and (b) DAVIS sequences, split into those the model trained on and those
+held out (label = ground-truth foreground at the query point; points within
+3 px of the mask boundary ignored).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from movseg.motion.cues import TrackCues
+from movseg.motion.predict import geometric_dynamic, load_model, predict_dynamic
+from movseg.train import data
+from movseg.train.trainer import DAVIS_HOLDOUT, classification_scores
+
+# residual (log1p of thousandths of the frame side) above which the geometric baseline calls a track dynamic,
+# chosen on the validation scenes (train preset, seed 1) by `python benchmarks/geometric_threshold.py`
+GEOMETRIC_THRESHOLD = 1.7
+
+
+def _scores(samples: list[dict], predict) -> dict:
+    probs, labels = [], []
+    for s in samples:
+        cues = TrackCues(s["points"].astype(np.float32), s["valid"], s["appearance"].astype(np.float32))
+        keep = ~s["ignore"]
+        probs.append(predict(cues)[keep])
+        labels.append(s["label"][keep])
+    return classification_scores(np.concatenate(probs), np.concatenate(labels))
+
+
+def bench_motion(cache: str | Path, weights: str | Path | None = None, test_seed: int = 2026, test_scenes: int = 50,
+                 davis_root: str | Path | None = None, trained_on: list[str] | None = None, workers: int = 2,
+                 progress: bool = True) -> dict:
+    """Scores per method and split: ``{split: {method: scores}}``."""
+    model = load_model(weights)
+    methods = {"transformer": lambda c: predict_dynamic(model, c),
+               "geometric": lambda c: geometric_dynamic(c, GEOMETRIC_THRESHOLD)}
+    splits = {"synth-test": data.prepare_synth(cache, test_seed, test_scenes, "test", workers, progress)}
+    if davis_root:
+        from movseg.eval.evaluate import list_sequences
+
+        seqs = list_sequences(Path(davis_root) / "Annotations" / "480p")
+        paths = dict(zip(seqs, data.prepare_davis(cache, davis_root, seqs, workers, progress)))
+        held = [s for s in seqs if s in DAVIS_HOLDOUT] if trained_on is None else [s for s in seqs if s not in trained_on]
+        splits["davis-trained"] = [paths[s] for s in seqs if s not in held]
+        splits["davis-heldout"] = [paths[s] for s in held]
+    result = {}
+    for split, paths in splits.items():
+        if not paths:
+            continue
+        samples = [data.load_sample(p) for p in paths]
+        result[split] = {m: _scores(samples, fn) for m, fn in methods.items()}
+    return result
+
+
+def format_motion_table(result: dict) -> str:
+    lines = [f"{'split':<15} {'method':<12} {'P':>6} {'R':>6} {'F1':>6} {'AUC':>6} {'tracks':>8} {'pos':>7}"]
+    for split, methods in result.items():
+        for m, s in methods.items():
+            lines.append(f"{split:<15} {m:<12} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} "
+                         f"{s['auc']:6.3f} {s['tracks']:8d} {s['positives']:7d}")
+    return "\n".join(lines)

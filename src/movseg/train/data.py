@@ -1,0 +1,128 @@
+"""Training samples for the track transformer: our tracker's tracks on rendered scenes and DAVIS sequences.
+
+One sample = one video: ``points float16 (N, T, F)``, ``valid bool (N, T)``,
+``appearance float16 (N, A)``, ``label uint8 (N,)`` (1 = the track's object
+moves at some point of the clip), ``ignore bool (N,)`` (label unreliable:
+DAVIS points within 3 px of a mask boundary). Samples are cached as ``.npz``
+files, one per video, so training never re-renders or re-tracks.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from movseg.motion.cues import track_cues
+from movseg.tracking import build_tracker, make_queries
+from movseg.tracking.base import queries_from_tracks
+from movseg.types import Video
+
+
+def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "flow") -> dict:
+    """Render scene ``index`` of ``seed``, track its ground-truth queries with our tracker, label them."""
+    from movseg.synth.generate import generate_scene
+
+    scene = generate_scene(seed, index, preset)
+    video = Video(scene.frames, 24.0, [f"{i:05d}" for i in range(len(scene.frames))])
+    tracks = build_tracker(tracker)(video, queries_from_tracks(scene.tracks["xy"], scene.tracks["query_frame"]))
+    oid = scene.tracks["object_id"]  # (N,) 0 = scenery
+    ever = np.concatenate([[False], scene.moving.any(axis=1)])  # indexed by object id
+    label = ever[oid]
+    return _pack(track_cues(video, tracks), label, np.zeros(len(label), bool))
+
+
+def davis_sample(root: str | Path, sequence: str, grid_size: int = 10, step: int = 8, max_tracks: int | None = 5000,
+                 boundary_px: float = 3.0, tracker: str = "flow") -> dict:
+    """Track a DAVIS sequence (SegAnyMo grid) and label each track by the ground-truth foreground at its
+    query point; points within ``boundary_px`` of the mask boundary are marked ``ignore``."""
+    from movseg.io.video import read_video
+
+    root = Path(root)
+    video = read_video(root / "JPEGImages" / "480p" / sequence)
+    q = make_queries(video.num_frames, video.height, video.width, grid_size, step, max_tracks)
+    tracks = build_tracker(tracker)(video, q)
+    label, ignore = davis_labels(root / "Annotations" / "480p" / sequence, video.names, q, boundary_px)
+    return _pack(track_cues(video, tracks), label, ignore)
+
+
+def davis_labels(annotations: Path, names: list[str], queries: np.ndarray, boundary_px: float = 3.0):
+    """``label bool (N,)``: the query point lies on the ground-truth foreground of its frame;
+    ``ignore bool (N,)``: it lies within ``boundary_px`` of the mask boundary (either side)."""
+    from movseg.io.masks import read_mask
+
+    label = np.zeros(len(queries), bool)
+    ignore = np.zeros(len(queries), bool)
+    for t in np.unique(queries[:, 0]).astype(int):
+        fg = read_mask(annotations / f"{names[t]}.png") > 0
+        inside = ndimage.distance_transform_edt(fg)  # fg pixels: distance to the background
+        outside = ndimage.distance_transform_edt(~fg)  # bg pixels: distance to the foreground
+        near = np.where(fg, inside, outside)
+        rows = np.flatnonzero(queries[:, 0] == t)
+        x = np.clip(np.round(queries[rows, 1]).astype(int), 0, fg.shape[1] - 1)
+        y = np.clip(np.round(queries[rows, 2]).astype(int), 0, fg.shape[0] - 1)
+        label[rows] = fg[y, x]
+        ignore[rows] = fg.any() & (near[y, x] <= boundary_px)
+    return label, ignore
+
+
+def _pack(cues, label, ignore) -> dict:
+    return {"points": cues.points.astype(np.float16), "valid": cues.valid, "appearance": cues.appearance.astype(np.float16),
+            "label": label.astype(np.uint8), "ignore": ignore}
+
+
+def _write(path: Path, fn, *args) -> str:
+    if not path.exists():
+        cv2.setNumThreads(1)
+        sample = fn(*args)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez_compressed(tmp, **sample)
+        os.replace(tmp, path)
+    return path.name
+
+
+def prepare_synth(cache: str | Path, seed: int, scenes: int, preset: str = "train", workers: int = 1,
+                  progress: bool = True) -> list[Path]:
+    """Cache samples of scenes ``0..scenes-1`` of ``seed`` in ``cache/<preset>-<seed>/`` (existing ones are kept)."""
+    folder = Path(cache) / f"{preset}-{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(folder / f"{i:05d}.npz", synth_sample, seed, i, preset) for i in range(scenes)]
+    _run(jobs, workers, progress, f"tracks {preset}-{seed}")
+    return [j[0] for j in jobs]
+
+
+def prepare_davis(cache: str | Path, root: str | Path, sequences: list[str], workers: int = 1,
+                  progress: bool = True) -> list[Path]:
+    """Cache one sample per DAVIS sequence in ``cache/davis/``."""
+    folder = Path(cache) / "davis"
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(folder / f"{s}.npz", davis_sample, str(root), s) for s in sequences]
+    _run(jobs, workers, progress, "tracks davis")
+    return [j[0] for j in jobs]
+
+
+def _run(jobs, workers: int, progress: bool, desc: str) -> None:
+    from tqdm import tqdm
+
+    todo = [j for j in jobs if not j[0].exists()]
+    if not todo:
+        return
+    bar = tqdm(total=len(todo), desc=desc, disable=not progress)
+    if workers <= 1:
+        for j in todo:
+            _write(*j)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers) as ex:
+            for _ in ex.map(_write, *zip(*todo)):
+                bar.update()
+    bar.close()
+
+
+def load_sample(path: str | Path) -> dict:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
