@@ -33,8 +33,9 @@ def test_segment_finds_the_moving_square(tmp_path, capsys):
     iou = ((pred > 0) & (labels > 0)).sum() / ((pred > 0) | (labels > 0)).sum()
     assert iou > 0.6
     r = json.loads((folder / "result.json").read_text())
-    assert r["frames"] == 8 and r["config"]["method"] == "flow-residual"
-    assert {"read", "segment", "write", "total"} <= set(r["timings"])
+    assert r["frames"] == 8 and r["config"]["method"] == "movseg"
+    assert {"read", "track", "cues", "motion", "objects", "masks", "write", "total"} <= set(r["timings"])
+    assert len(r["objects"]) == 1 and r["objects"][0]["moving"] == [[0, 7]]
 
 
 def test_segment_max_side_writes_full_size_masks(tmp_path, capsys):

@@ -3,6 +3,7 @@
     movseg segment INPUT -o OUT
     movseg eval --pred PRED --gt GT [--protocol mos|fine|mos-i]
     movseg bench davis --root DAVIS -o OUT --json FILE
+    movseg train [--config FILE] [--device cpu|cuda] [--resume RUN]
 """
 
 from __future__ import annotations
@@ -37,9 +38,18 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> None:
-    from movseg.baselines import METHODS
+    from movseg.pipeline import METHODS, PRESETS
 
-    p.add_argument("--method", default="flow-residual", choices=sorted(METHODS), help="segmentation method (default: %(default)s)")
+    p.add_argument("--method", default="movseg", choices=METHODS, help="segmentation method (default: %(default)s; the others are baselines)")
+    p.add_argument("--preset", default="quality", choices=sorted(PRESETS),
+                   help="fast: fewer, sparser tracks; quality: the paper's grid 10 / step 8 / 5000 tracks (default: %(default)s)")
+    p.add_argument("--grid-size", type=_positive_int, help="query grid spacing in px (overrides the preset)")
+    p.add_argument("--step", type=_positive_int, help="query frames every N frames (overrides the preset)")
+    p.add_argument("--max-tracks", type=_positive_int, help="at most N tracks (overrides the preset)")
+    p.add_argument("--motion", default="transformer", choices=["transformer", "geometric"],
+                   help="which tracks move: the shipped track transformer or the geometric baseline (default: %(default)s)")
+    p.add_argument("--weights", help="track-transformer .safetensors (default: the weights shipped with movseg)")
+    p.add_argument("--device", default="cpu", help="torch device of the track transformer (default: %(default)s)")
     p.add_argument("--max-side", type=_positive_int, help="process frames downscaled to this longest side (masks are written at full size)")
     p.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame")
     p.add_argument("--max-frames", type=_positive_int, help="keep at most N frames")
@@ -47,14 +57,20 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
         p.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not write overlay.mp4")
     else:
         p.add_argument("--overlay", action="store_true", help="also write overlay.mp4 per sequence")
+    p.add_argument("--save-tracks", action="store_true",
+                   help="write tracks.npz (xy, visible, confidence, query_frame, dynamic_prob, object_id)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
 
 
 def _segment_config(args):
-    from movseg.pipeline import SegmentConfig
+    from movseg.method import MethodConfig
+    from movseg.pipeline import PRESETS, SegmentConfig
 
-    return SegmentConfig(method=args.method, max_side=args.max_side, stride=args.stride,
-                         max_frames=args.max_frames, overlay=args.overlay)
+    grid = {k: v for k, v in PRESETS[args.preset].items()}
+    grid.update({k: getattr(args, k) for k in grid if getattr(args, k) is not None})
+    method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device)
+    return SegmentConfig(method=args.method, max_side=args.max_side, stride=args.stride, max_frames=args.max_frames,
+                         overlay=args.overlay, save_tracks=args.save_tracks, progress=not args.quiet, movseg=method)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", required=True, help="write the results as JSON here")
     _add_segment_options(b, overlay_default=False)
     b.set_defaults(func=cmd_bench_davis)
+    b = bsub.add_parser("synth", help="segment and evaluate rendered scenes: MOS, fine-grained J&F, camera-only false objects")
+    b.add_argument("--root", required=True, help="root of scenes written by `movseg synth`")
+    b.add_argument("-o", "--output", required=True, help="masks go to OUTPUT/<scene>/masks/")
+    b.add_argument("--json", required=True, help="write the results as JSON here")
+    b.add_argument("--limit", type=_positive_int, help="at most N scenes")
+    _add_segment_options(b, overlay_default=False)
+    b.set_defaults(func=cmd_bench_synth)
     b = bsub.add_parser("tracks", help="tracker accuracy: TAP-Vid metrics on synthetic scenes, membership on DAVIS")
     g = b.add_mutually_exclusive_group(required=True)
     g.add_argument("--synth", help="root of scenes written by `movseg synth`")
@@ -129,7 +152,49 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="write the results as JSON here")
     b.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
     b.set_defaults(func=cmd_bench_tracks)
+    b = bsub.add_parser("motion", help="track transformer vs geometric baseline: track-level P/R/F1/AUC")
+    b.add_argument("--weights", help="track-transformer .safetensors (default: the weights shipped in the package)")
+    b.add_argument("--cache", default="runs/cache", help="cached tracks and cues (default: %(default)s)")
+    b.add_argument("--test-seed", type=int, default=2026, help="seed of the synthetic test scenes (default: %(default)s)")
+    b.add_argument("--test-scenes", type=_positive_int, default=50, help="default: %(default)s")
+    b.add_argument("--davis", help="DAVIS root: also score its sequences, trained-on and held-out separately")
+    b.add_argument("--workers", type=_positive_int, default=2, help="processes preparing the cache (default: %(default)s)")
+    b.add_argument("--json", help="write the results as JSON here")
+    b.add_argument("--quiet", "-q", action="store_true", help="print only the table")
+    b.set_defaults(func=cmd_bench_motion)
+
+    p = sub.add_parser("train", help="train the track transformer on synthetic scenes (and DAVIS sequences)")
+    p.add_argument("--config", help="JSON or YAML file with TrainConfig fields (see movseg.train.TrainConfig)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default: auto (cuda, mps, cpu)")
+    p.add_argument("--resume", help="run folder (or its last.safetensors) to continue from")
+    p.add_argument("--out", help="run folder (default: runs/motion)")
+    p.add_argument("--steps", type=_positive_int, help="optimiser steps")
+    p.add_argument("--davis-root", help="add the DAVIS sequences of this root to training (hold-out list kept out)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
     return parser
+
+
+def cmd_train(args) -> int:
+    from movseg.train import load_config, train
+
+    cfg = load_config(args.config, device=args.device, out=args.out, steps=args.steps, davis_root=args.davis_root)
+    best = train(cfg, resume=args.resume, progress=not args.quiet)
+    print(f"best validation F1 {best['f1']:.3f} (AUC {best['auc']:.3f}) at step {best['step']}: "
+          f"{Path(cfg.out) / 'best.safetensors'}")
+    return 0
+
+
+def cmd_bench_motion(args) -> int:
+    from movseg.eval.bench import write_json
+    from movseg.train.bench import bench_motion, format_motion_table
+
+    r = bench_motion(args.cache, args.weights, args.test_seed, args.test_scenes, args.davis, workers=args.workers,
+                     progress=not args.quiet)
+    print(format_motion_table(r))
+    if args.json:
+        write_json(r, args.json)
+    return 0
 
 
 def cmd_segment(args) -> int:
@@ -259,11 +324,29 @@ def cmd_bench_davis(args) -> int:
 
     seqs = read_sequence_list(file=args.sequences_file)
     log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    result = bench_davis(args.root, args.output, seqs, args.max_frames, _segment_config(args), log=log)
+    config = _segment_config(args)
+    config.progress = False  # one line per sequence instead
+    result = bench_davis(args.root, args.output, seqs, args.max_frames, config, log=log)
     write_json(result, args.json)
     if not args.quiet:
         print(format_table({"protocol": "mos", **result}))
         print(f"{result['seconds_per_frame']:.3f} s/frame, peak RSS {result['peak_rss_mb']:.0f} MB")
+    return 0
+
+
+def cmd_bench_synth(args) -> int:
+    from movseg.eval.bench import bench_synth, write_json
+
+    config = _segment_config(args)
+    config.progress = False
+    log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    r = bench_synth(args.root, args.output, config, args.limit, log=log)
+    write_json(r, args.json)
+    c = r["camera_only"]
+    rate = "n/a" if c["false_object_frame_rate"] is None else f"{100 * c['false_object_frame_rate']:.1f} %"
+    print(f"MOS J {100 * r['mos']['J']:.1f} F {100 * r['mos']['F']:.1f} J&F {100 * r['mos']['JF']:.1f} | "
+          f"fine J {100 * r['fine']['J']:.1f} F {100 * r['fine']['F']:.1f} J&F {100 * r['fine']['JF']:.1f} | "
+          f"camera-only: {rate} of {c['frames']} frames with a false object | {r['seconds_per_frame']:.3f} s/frame")
     return 0
 
 

@@ -1,13 +1,14 @@
 """The segmentation job: read → segment → write, with per-stage timings.
 
-The method is chosen by registry name (``SegmentConfig.method``); for now the
-registered methods are the baselines of :mod:`movseg.baselines`. The track →
-motion → objects → masks pipeline slots in here as another method, with the
-same entry points.
+``SegmentConfig.method`` picks the method: ``movseg`` (default: tracks →
+track transformer → objects → masks, :mod:`movseg.method`) or one of the
+baselines of :mod:`movseg.baselines`. Frames are processed at
+``max_side`` and masks are returned at the input's original size.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,20 +16,30 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from movseg.baselines import METHODS
+from movseg.baselines import METHODS as BASELINES
 from movseg.errors import MovsegError
 from movseg.io.results import write_results
 from movseg.io.video import read_video
-from movseg.types import Segmentation, Video
+from movseg.method import MethodConfig, segment_moving_objects
+from movseg.types import Segmentation, Tracks, Video
+
+METHODS = ("movseg", *BASELINES)
+PRESETS = {  # --preset: grid spacing, query step, track budget
+    "fast": {"grid_size": 14, "step": 8, "max_tracks": 2500},
+    "quality": {"grid_size": 10, "step": 8, "max_tracks": 5000},
+}
 
 
 @dataclass
 class SegmentConfig:
-    method: str = "flow-residual"  # segmentation method (registry name: see movseg.baselines.METHODS)
+    method: str = "movseg"  # "movseg" or a baseline (see movseg.baselines.METHODS)
     max_side: int | None = None  # process frames downscaled to this longest side; masks are written at full size
     stride: int = 1  # keep every stride-th frame of the input
     max_frames: int | None = None  # keep at most this many frames (after the stride)
     overlay: bool = True  # write overlay.mp4 next to the masks
+    save_tracks: bool = False  # write tracks.npz (+ dynamic_prob, object_id) next to the masks
+    progress: bool = False  # print each stage's time as it finishes
+    movseg: MethodConfig = field(default_factory=MethodConfig)  # the movseg method's settings
 
 
 @dataclass
@@ -39,11 +50,17 @@ class SegmentResult:
         segmentation: labels ``uint8 (T, H0, W0)`` at the input's original size.
         video: the frames as processed (possibly downscaled).
         timings: seconds per stage.
+        tracks: the movseg method's tracks in original-frame pixels (None for baselines).
+        dynamic_prob: ``float32 (N,)`` P(dynamic) per track (movseg method only).
+        object_id: ``int32 (N,)`` object per track, 0 = none (movseg method only).
     """
 
     segmentation: Segmentation
     video: Video
     timings: dict[str, float] = field(default_factory=dict)
+    tracks: Tracks | None = None
+    dynamic_prob: np.ndarray | None = None
+    object_id: np.ndarray | None = None
 
 
 def segment_video(source: str | Path | Video, config: SegmentConfig | None = None) -> SegmentResult:
@@ -58,11 +75,28 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     else:
         video = read_video(source, max_side=config.max_side, stride=config.stride, max_frames=config.max_frames)
     timings["read"] = time.perf_counter() - t0
+    if config.method != "movseg":
+        t0 = time.perf_counter()
+        seg = _to_size(BASELINES[config.method](video), video.original_size)
+        timings["segment"] = time.perf_counter() - t0
+        return SegmentResult(seg, video, timings)
+    out = segment_moving_objects(video, config.movseg, progress=config.progress)
     t0 = time.perf_counter()
-    seg = METHODS[config.method](video)
-    seg = _to_size(seg, video.original_size)
-    timings["segment"] = time.perf_counter() - t0
-    return SegmentResult(seg, video, timings)
+    seg = _to_size(out.segmentation, video.original_size)
+    timings.update(out.timings)
+    timings["upsample"] = time.perf_counter() - t0
+    return SegmentResult(seg, video, timings, _to_original(out.tracks, video), out.dynamic_prob, out.object_id)
+
+
+def _to_original(tracks: Tracks, video: Video) -> Tracks:
+    """Tracks in the pixels of the original frames."""
+    from movseg.tracking.base import rescale_xy
+
+    h0, w0 = video.original_size
+    if (h0, w0) == (video.height, video.width):
+        return tracks
+    xy = rescale_xy(tracks.xy, w0 / video.width, h0 / video.height)
+    return Tracks(xy, tracks.visible, tracks.confidence, tracks.query_frame)
 
 
 def _to_size(seg: Segmentation, size: tuple[int, int]) -> Segmentation:
@@ -81,5 +115,12 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
     config = config or SegmentConfig()
     result = segment_video(source, config)
     info = {"timings": result.timings, "config": asdict(config)}
-    folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay, name=name)
+    extra = {}
+    if config.save_tracks and result.tracks is not None:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **result.tracks.to_npz_dict(), dynamic_prob=result.dynamic_prob.astype(np.float32),
+                            object_id=result.object_id.astype(np.int32))
+        extra["tracks.npz"] = buf.getvalue()
+    folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay,
+                           extra_files=extra, name=name)
     return folder, result

@@ -1,0 +1,182 @@
+"""The movseg method: tracks → cues → P(dynamic) per track → objects → dense masks → motion states.
+
+:func:`segment_moving_objects` runs the stages on a :class:`~movseg.types.Video`
+and returns the :class:`~movseg.types.Segmentation` plus what the stages
+produced (tracks, P(dynamic), object id per track) and seconds per stage.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from movseg.errors import MovsegError
+from movseg.objects import GroupConfig, group_tracks
+from movseg.types import Segmentation, Tracks, Video
+
+
+@dataclass
+class MethodConfig:
+    tracker: str = "flow"  # tracking backend (registry name)
+    grid_size: int = 10  # query grid spacing, px at the processing resolution (paper: 10)
+    step: int = 8  # query frames every `step` frames (paper: 8)
+    max_tracks: int | None = 5000  # sample at most this many queries (paper: 5000)
+    weights: str | None = None  # track-transformer .safetensors (None: the weights shipped in the package)
+    motion: str = "transformer"  # "transformer" or "geometric" (the non-learned baseline)
+    device: str = "cpu"  # torch device of the track transformer
+    segmenter: str = "tracks"  # promptable segmenter backend (registry name)
+    moving_threshold: float = 1.2  # an object moves at t when its points' median 4-frame residual exceeds this
+    group: GroupConfig = field(default_factory=GroupConfig)
+
+
+@dataclass
+class MethodOutput:
+    segmentation: Segmentation
+    tracks: Tracks
+    dynamic_prob: np.ndarray  # float32 (N,)
+    object_id: np.ndarray  # int32 (N,), 0 = not part of a moving object
+    timings: dict
+
+
+def segment_moving_objects(video: Video, config: MethodConfig | None = None, progress: bool = False) -> MethodOutput:
+    """Run every stage on ``video`` (frames at the processing resolution)."""
+    from movseg.masks import build_segmenter
+    from movseg.motion import geometric_dynamic, load_model, predict_dynamic, track_cues
+    from movseg.tracking import make_queries, track_video
+
+    cfg = config or MethodConfig()
+    if cfg.motion not in ("transformer", "geometric"):
+        raise MovsegError(f"unknown motion model {cfg.motion!r}: choose transformer or geometric")
+    timings: dict[str, float] = {}
+    clock = _Clock(timings, progress)
+    T, H, W = video.num_frames, video.height, video.width
+    with clock("track"):
+        q = make_queries(T, H, W, cfg.grid_size, cfg.step, cfg.max_tracks)
+        tracks = track_video(video, cfg.tracker, queries=q)
+    with clock("cues"):
+        cues = track_cues(video, tracks)
+    with clock("motion"):
+        if cfg.motion == "transformer":
+            prob = predict_dynamic(load_model(cfg.weights, device=cfg.device), cues)
+        else:
+            from movseg.train.bench import GEOMETRIC_THRESHOLD
+
+            prob = geometric_dynamic(cues, GEOMETRIC_THRESHOLD)
+    with clock("objects"):
+        object_id = group_tracks(tracks, prob, (H, W), cfg.group) if T > 1 else np.zeros(len(prob), np.int32)
+    with clock("masks"):
+        labels = np.zeros((T, H, W), np.uint8)
+        K = int(object_id.max(initial=0))
+        if K:
+            segmenter = build_segmenter(cfg.segmenter)
+            state = segmenter.init_state(video)
+            prompt_objects(segmenter, state, tracks, object_id, prob, cfg.group.threshold)
+            for f, ids, masks in segmenter.propagate(state):
+                for k, m in zip(ids, masks):
+                    labels[f][m] = k
+    with clock("states"):
+        labels, object_id, K = _renumber(labels, object_id)
+        moving = motion_states(cues.points, cues.valid, object_id, labels, cfg.moving_threshold)
+        scores = np.array([prob[object_id == k].mean() for k in range(1, K + 1)], np.float32)
+    seg = Segmentation(labels, moving, scores if K else np.zeros(0, np.float32))
+    return MethodOutput(seg, tracks, prob.astype(np.float32), object_id.astype(np.int32), timings)
+
+
+def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob: np.ndarray, threshold: float) -> None:
+    """Prompt every frame: each object's visible tracks are positives, every other visible track
+    (static ones and other objects') negatives. Backends that want few prompts get the SegAnyMo
+    scheme instead: per object, the densest point and the two points farthest from it."""
+    K = int(object_id.max(initial=0))
+    static = (object_id == 0) & (prob < threshold)
+    for f in range(tracks.num_frames):
+        vis = tracks.visible[:, f]
+        for k in range(1, K + 1):
+            pos = vis & (object_id == k)
+            if not pos.any():
+                continue
+            neg = vis & (static | ((object_id > 0) & (object_id != k)))
+            if segmenter.dense_prompts:
+                pts = np.concatenate([tracks.xy[pos, f], tracks.xy[neg, f]])
+                lab = np.r_[np.ones(pos.sum(), int), np.zeros(neg.sum(), int)]
+            else:
+                pts, lab = sparse_prompt(tracks.xy[pos, f]), np.ones(3, int)
+            segmenter.add_points(state, f, k, pts, lab)
+
+
+def sparse_prompt(points: np.ndarray) -> np.ndarray:
+    """SegAnyMo prompts ``(≤3, 2)``: the densest point (most neighbours within the median spacing)
+    and the two points farthest from it."""
+    if len(points) <= 3:
+        return points
+    d = np.linalg.norm(points[:, None] - points[None], axis=2)
+    radius = np.median(np.sort(d, axis=1)[:, 1]) * 2
+    densest = int(np.argmax((d < radius).sum(1)))
+    far = np.argsort(-d[densest])[:2]
+    return points[[densest, *far]]
+
+
+def motion_states(points: np.ndarray, valid: np.ndarray, object_id: np.ndarray, labels: np.ndarray,
+                  threshold: float) -> np.ndarray:
+    """``bool (K, T)``: object k moves at t when it is present and the median residual of its valid
+    points against the camera motion over the last few frames (cue ``res_hk``) exceeds ``threshold``;
+    frames without any valid point inherit the nearest decided frame."""
+    from movseg.motion.cues import POINT_CHANNELS
+
+    K, T = int(object_id.max(initial=0)), labels.shape[0]
+    res = points[..., POINT_CHANNELS.index("res_hk")]
+    moving = np.zeros((K, T), bool)
+    for k in range(1, K + 1):
+        rows = object_id == k
+        v = valid[rows]
+        r = np.where(v, res[rows], np.nan)
+        known = (v.sum(0) >= 3) & (np.arange(T) > 0)  # frame 0 has no residual (it looks back)
+        med = np.full(T, np.nan)
+        med[known] = np.nanmedian(r[:, known], axis=0)
+        if not known.any():
+            continue
+        idx = np.flatnonzero(known)
+        nearest = idx[np.abs(np.arange(T)[:, None] - idx[None]).argmin(1)]
+        state = med[nearest] > threshold
+        state = _majority(state, 5)
+        moving[k - 1] = state & labels.reshape(T, -1).__eq__(k).any(1)
+    return moving
+
+
+def _majority(flags: np.ndarray, width: int) -> np.ndarray:
+    """Sliding majority vote over ``width`` frames (removes one- and two-frame flickers)."""
+    if len(flags) < width:
+        return flags
+    pad = width // 2
+    f = np.pad(flags.astype(float), pad, mode="edge")
+    return np.convolve(f, np.ones(width) / width, mode="valid") > 0.5
+
+
+def _renumber(labels: np.ndarray, object_id: np.ndarray):
+    """Drop objects that got no pixels; the others keep their order (by number of tracks) as ids 1..K."""
+    present = [k for k in range(1, int(object_id.max(initial=0)) + 1) if (labels == k).any()]
+    lut = np.zeros(256, np.uint8)
+    new_id = np.zeros(int(object_id.max(initial=0)) + 1, np.int32)
+    for i, k in enumerate(present, start=1):
+        lut[k] = i
+        new_id[k] = i
+    return lut[labels], new_id[object_id], len(present)
+
+
+class _Clock:
+    """``with clock("stage"):`` adds the stage's seconds to ``timings`` (and prints them when ``progress``)."""
+
+    def __init__(self, timings: dict, progress: bool):
+        self.timings, self.progress = timings, progress
+
+    @contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        yield
+        dt = time.perf_counter() - t0
+        self.timings[name] = self.timings.get(name, 0.0) + dt
+        if self.progress:
+            print(f"  {name:<8} {dt:6.2f} s", file=sys.stderr, flush=True)
