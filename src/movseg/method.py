@@ -19,6 +19,9 @@ from movseg.objects import GroupConfig, group_tracks
 from movseg.types import Segmentation, Tracks, Video
 
 
+MIN_FRAMES = 3  # shorter videos give empty masks: one frame has no motion, two too little to trust
+
+
 @dataclass
 class MethodConfig:
     tracker: str = "flow"  # tracking backend (registry name)
@@ -54,6 +57,10 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
     timings: dict[str, float] = {}
     clock = _Clock(timings, progress)
     T, H, W = video.num_frames, video.height, video.width
+    if T < MIN_FRAMES:  # documented: too short to tell object motion from noise
+        empty = Tracks(np.zeros((0, T, 2), np.float32), np.zeros((0, T), bool), np.zeros((0, T), np.float32),
+                       np.zeros(0, np.int32))
+        return MethodOutput(Segmentation.empty(T, H, W), empty, np.zeros(0, np.float32), np.zeros(0, np.int32), timings)
     with clock("track"):
         q = make_queries(T, H, W, cfg.grid_size, cfg.step, cfg.max_tracks)
         tracks = track_video(video, cfg.tracker, queries=q)
@@ -67,7 +74,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
 
             prob = geometric_dynamic(cues, GEOMETRIC_THRESHOLD)
     with clock("objects"):
-        object_id = group_tracks(tracks, prob, (H, W), cfg.group) if T > 1 else np.zeros(len(prob), np.int32)
+        object_id = group_tracks(tracks, prob, (H, W), cfg.group)
     with clock("masks"):
         labels = np.zeros((T, H, W), np.uint8)
         K = int(object_id.max(initial=0))

@@ -54,11 +54,15 @@ class MotionModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MotionModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        unknown = unknown_fields(cls, d)
         if unknown:
-            raise ValueError(f"unknown model config fields {sorted(unknown)}")
+            raise ValueError(f"unknown model config fields {unknown}")
         return cls(**d)
+
+
+def unknown_fields(cls, d: dict) -> list[str]:
+    """Keys of ``d`` that are not fields of dataclass ``cls``, sorted."""
+    return sorted(set(d) - {f.name for f in fields(cls)})
 
 
 def frequency_encoding(x: torch.Tensor, freqs: int) -> torch.Tensor:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from movseg.errors import MovsegError
 from movseg.motion.cues import TrackCues
-from movseg.motion.model import MotionModelConfig, TrackTransformer
+from movseg.motion.model import MotionModelConfig, TrackTransformer, unknown_fields
 from movseg.motion.predict import predict_dynamic, save_model
 from movseg.train import data
 
@@ -61,10 +61,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        unknown = unknown_fields(cls, d)
         if unknown:
-            raise MovsegError(f"unknown training config fields {sorted(unknown)}: see movseg.train.TrainConfig")
+            raise MovsegError(f"unknown training config fields {unknown}: see movseg.train.TrainConfig")
         d = dict(d)
         if "model" in d:
             try:
