@@ -53,7 +53,7 @@ class TrainConfig:
     warmup: int = 200  # linear warm-up steps, then cosine decay to lr / 20
     pos_weight: float | None = None  # BCE weight of positives; None = sqrt(negatives / positives) of the training labels
     val_every: int = 500  # validate (and write checkpoints) every this many steps
-    chunk: int = 512  # tracks per attention chunk at validation (as at inference)
+    chunk: int = 256  # tracks per attention chunk at validation (as at inference)
     workers: int = 2  # processes preparing the sample cache
     seed: int = 0  # seeds batch sampling and initialisation
     device: str = "auto"  # auto (cuda → mps → cpu), cpu, cuda
