@@ -149,7 +149,7 @@ def motion_states(points: np.ndarray, valid: np.ndarray, object_id: np.ndarray, 
         nearest = idx[np.abs(np.arange(T)[:, None] - idx[None]).argmin(1)]
         state = med[nearest] > threshold
         state = _majority(state, 5)
-        moving[k - 1] = state & labels.reshape(T, -1).__eq__(k).any(1)
+        moving[k - 1] = state & (labels.reshape(T, -1) == k).any(1)
     return moving
 
 
