@@ -59,6 +59,8 @@ def main() -> None:
                     "(one object): the ceiling of the masks stage")
     ap.add_argument("--sequences", help="comma-separated subset")
     ap.add_argument("--threshold", type=float, help="regroup the tracks with this P(dynamic) threshold")
+    ap.add_argument("--negative", type=float, help="tracks below this P(dynamic) prompt as background "
+                    "(default: the grouping threshold)")
     args = ap.parse_args()
     root = Path(args.root)
     seqs = args.sequences.split(",") if args.sequences else (root / "sequences.txt").read_text().split()
@@ -82,7 +84,7 @@ def main() -> None:
         js, fs, t0 = [], [], time.perf_counter()
         for s, (video, tracks, prob, obj) in data.items():
             state = seg.init_state(video)
-            prompt_objects(seg, state, tracks, obj, prob, args.threshold or 0.5)
+            prompt_objects(seg, state, tracks, obj, prob, args.negative or args.threshold or 0.5)
             pred = np.zeros((video.num_frames, video.height, video.width), bool)
             for f, ids, masks in seg.propagate(state):
                 if len(ids):
