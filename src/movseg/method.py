@@ -70,9 +70,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         if cfg.motion == "transformer":
             prob = predict_dynamic(load_model(cfg.weights, device=cfg.device), cues)
         else:
-            from movseg.train.bench import GEOMETRIC_THRESHOLD
-
-            prob = geometric_dynamic(cues, GEOMETRIC_THRESHOLD)
+            prob = geometric_dynamic(cues)
     with clock("objects"):
         object_id = group_tracks(tracks, prob, (H, W), cfg.group)
     with clock("masks"):

@@ -87,6 +87,10 @@ def predict_dynamic(model: TrackTransformer, cues: TrackCues, chunk: int = 256, 
 
 _RES = POINT_CHANNELS.index("res_h1")
 
+# residual (log1p of thousandths of the frame side) above which the geometric baseline calls a track dynamic,
+# chosen on the validation scenes (train preset, seed 1) by `python benchmarks/geometric_threshold.py`
+GEOMETRIC_THRESHOLD = 1.7
+
 
 def geometric_score(cues: TrackCues, quantile: float = 0.5) -> np.ndarray:
     """Non-learned baseline score ``(N,)``: the ``quantile`` over a track's valid frames of its residual
@@ -99,6 +103,6 @@ def geometric_score(cues: TrackCues, quantile: float = 0.5) -> np.ndarray:
     return score
 
 
-def geometric_dynamic(cues: TrackCues, threshold: float, quantile: float = 0.5, softness: float = 0.25) -> np.ndarray:
+def geometric_dynamic(cues: TrackCues, threshold: float = GEOMETRIC_THRESHOLD, quantile: float = 0.5, softness: float = 0.25) -> np.ndarray:
     """The geometric baseline as a probability ``(N,)``: 0.5 at ``threshold``."""
     return (1 / (1 + np.exp(-(geometric_score(cues, quantile) - threshold) / softness))).astype(np.float32)

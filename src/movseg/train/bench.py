@@ -14,14 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from movseg.motion.cues import TrackCues
-from movseg.motion.predict import geometric_dynamic, load_model, predict_dynamic
+from movseg.motion.predict import GEOMETRIC_THRESHOLD, geometric_dynamic, load_model, predict_dynamic
 from movseg.train import data
 from movseg.train.trainer import DAVIS_HOLDOUT, classification_scores
-
-# residual (log1p of thousandths of the frame side) above which the geometric baseline calls a track dynamic,
-# chosen on the validation scenes (train preset, seed 1) by `python benchmarks/geometric_threshold.py`
-GEOMETRIC_THRESHOLD = 1.7
-
 
 def _scores(samples: list[dict], predict) -> dict:
     probs, labels = [], []
