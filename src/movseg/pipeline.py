@@ -24,9 +24,10 @@ from movseg.method import MethodConfig, segment_moving_objects
 from movseg.types import Segmentation, Tracks, Video
 
 METHODS = ("movseg", *BASELINES)
-PRESETS = {  # --preset: grid spacing, query step, track budget
+PRESETS = {  # --preset: grid spacing, query step, track budget (measured in docs/benchmarks.md)
     "fast": {"grid_size": 14, "step": 8, "max_tracks": 2500},
-    "quality": {"grid_size": 10, "step": 8, "max_tracks": 5000},
+    "balanced": {"grid_size": 5, "step": 8, "max_tracks": 10000},  # the default (MethodConfig's values)
+    "quality": {"grid_size": 5, "step": 8, "max_tracks": 20000},
 }
 
 
