@@ -226,3 +226,19 @@ def test_bench_davis_on_a_tiny_davis_root(tmp_path, capsys):
 def test_bench_davis_rejects_a_non_davis_root(tmp_path, capsys):
     code, _, err = run(capsys, "bench", "davis", "--root", tmp_path, "-o", tmp_path / "o", "--json", tmp_path / "b.json")
     assert code == 1 and "not a DAVIS root" in err
+
+
+def test_default_preset_is_the_method_default():
+    """`movseg segment` without --preset and `segment_video` from Python run the same settings."""
+    from movseg.cli import _segment_config, build_parser
+    from movseg.method import MethodConfig
+    from movseg.pipeline import PRESETS
+
+    args = build_parser().parse_args(["segment", "in.mp4", "-o", "out"])
+    cfg = _segment_config(args).movseg
+    default = MethodConfig()
+    assert args.preset == "balanced"
+    assert {k: getattr(cfg, k) for k in PRESETS["balanced"]} == {k: getattr(default, k) for k in PRESETS["balanced"]}
+    fast = _segment_config(build_parser().parse_args(["segment", "in.mp4", "-o", "out", "--preset", "fast",
+                                                      "--max-tracks", "99"])).movseg
+    assert (fast.grid_size, fast.max_tracks) == (PRESETS["fast"]["grid_size"], 99)  # explicit options win

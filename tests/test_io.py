@@ -231,3 +231,19 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     assert sorted(p.name for p in (folder / "masks").iterdir()) == before
     assert read_mask(folder / "masks" / "00000.png").max() == 1
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["clip"]
+
+
+def test_overlay_blends_objects_and_leaves_background():
+    from movseg.io.results import overlay_frames
+
+    frame = np.full((20, 30, 3), 100, np.uint8)
+    lab = np.zeros((20, 30), np.uint8)
+    lab[5:15, 5:12] = 1
+    lab[5:15, 18:25] = 2
+    video = Video(frame[None], 10.0, ["00000"], "clip")
+    out = next(overlay_frames(video, lab[None], alpha=0.5))
+    assert (out[0, 0] == 100).all() and (out[:, 13:17] == 100).all()  # background untouched
+    for k, x in ((1, 8), (2, 21)):  # object interiors: half frame, half the object's palette colour
+        expect = np.round(0.5 * 100 + 0.5 * DAVIS_PALETTE[k].astype(float))
+        assert np.abs(out[10, x].astype(int) - expect).max() <= 1
+        assert (out[5, x] == DAVIS_PALETTE[k]).all()  # outline in the object's colour
