@@ -26,7 +26,7 @@ MIN_FRAMES = 3  # shorter videos give empty masks: one frame has no motion, two 
 class MethodConfig:
     tracker: str = "flow"  # tracking backend (registry name)
     # Denser than the paper's grid 10 / 5,000 tracks: the masks stage interpolates between track points, and
-    # twice the points cost ~0.03 s/frame but gain ~1.5 J&F on DAVIS dev (docs/benchmarks.md)
+    # twice the points cost ~0.03 s/frame but gain 3.8 J&F on DAVIS dev (docs/benchmarks.md)
     grid_size: int = 5  # query grid spacing, px at the processing resolution (paper: 10)
     step: int = 8  # query frames every `step` frames (paper: 8)
     max_tracks: int | None = 10000  # sample at most this many queries (paper: 5000)

@@ -64,8 +64,8 @@ class SegmenterState:
 class TracksSegmenterConfig:
     work_side: int = 480  # interpolate at this longer side (masks are returned at the video's size)
     # lam, sigma_color and splat chosen on DAVIS dev (benchmarks/davis_masks.py, 10,000 tracks per video):
-    # with the track transformer's labels J&F 57.6 at lam 150, 59.7 at 600, 60.0 at 1200; with ground-truth
-    # labels 78.7, 76.6, 74.4. Smoothing more hides wrong labels and loses thin parts; 600 is the compromise.
+    # with the track transformer's labels J&F 58.0 at lam 150, 60.1 at 600, 60.4 at 1200; with ground-truth
+    # labels 76.3, 75.2, 73.2. Smoothing more hides wrong labels and loses thin parts; 600 is the compromise.
     lam: float = 600.0  # fast-global-smoother smoothness (larger: labels spread further along flat colour)
     sigma_color: float = 8.0  # colour range of the smoother's edges
     min_weight: float = 1e-3  # below this interpolated point density, a pixel is background (no support)
