@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
+from typing import Iterator, Protocol
 
 import cv2
 import numpy as np
 
 from movseg.errors import MovsegError
+from movseg.registry import Registry
 from movseg.types import Video
 
 
@@ -36,21 +37,12 @@ class PromptableSegmenter(Protocol):
     def reset_state(self, state) -> None: ...
 
 
-SEGMENTERS: dict[str, Callable[..., PromptableSegmenter]] = {}
-
-
-def register(name: str):
-    def wrap(cls):
-        SEGMENTERS[name] = cls
-        return cls
-
-    return wrap
+SEGMENTERS = Registry("segmenter")
+register = SEGMENTERS.register  # class decorator: make a segmenter selectable by name
 
 
 def build_segmenter(name: str = "tracks", **config) -> PromptableSegmenter:
-    if name not in SEGMENTERS:
-        raise MovsegError(f"unknown segmenter {name!r}: choose one of {', '.join(sorted(SEGMENTERS))}")
-    return SEGMENTERS[name](**config)
+    return SEGMENTERS.build(name, **config)
 
 
 @dataclass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from movseg.errors import MovsegError
+from movseg.registry import Registry
 from movseg.types import Tracks, Video
 
 
@@ -21,24 +22,13 @@ class Tracker(Protocol):
     def __call__(self, video: Video, queries: np.ndarray) -> Tracks: ...
 
 
-TRACKERS: dict[str, Callable[..., Tracker]] = {}
-
-
-def register(name: str):
-    """Class decorator: make a tracker selectable as ``--tracker name``."""
-
-    def wrap(cls):
-        TRACKERS[name] = cls
-        return cls
-
-    return wrap
+TRACKERS = Registry("tracker")
+register = TRACKERS.register  # class decorator: make a tracker selectable as ``--tracker name``
 
 
 def build_tracker(name: str = "flow", **config) -> Tracker:
     """Instantiate a registered tracker; ``config`` fills its config dataclass."""
-    if name not in TRACKERS:
-        raise MovsegError(f"unknown tracker {name!r}: choose one of {', '.join(sorted(TRACKERS))}")
-    return TRACKERS[name](**config)
+    return TRACKERS.build(name, **config)
 
 
 def make_queries(num_frames: int, height: int, width: int, grid_size: int = 10, step: int = 8,
