@@ -4,6 +4,11 @@ then score segmenter settings (MOS J, F, J&F) without re-tracking.
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --cache out/stages \
         --set lam=500,sigma_color=15 --set lam=200,sigma_color=8
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --grid-size 10 --max-tracks 5000 --oracle
+    python benchmarks/davis_masks.py --root ../shared/data/davis2016 --fix bg-near --per-sequence
+
+``--fix CLASS`` gives one class of tracks (by where the query point lies relative to the
+ground-truth mask, see ``ERROR_CLASSES``) its ground-truth label and keeps the transformer's
+for the others: how many J&F points each kind of labelling error costs.
 
 Only for development on the dev sequences; the reported figures come from `movseg bench davis`.
 """
@@ -15,6 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from scipy import ndimage
 
 from movseg.eval.metrics import boundary_f, jaccard
 from movseg.io.masks import read_mask
@@ -36,6 +43,70 @@ def stage_outputs(root: Path, seq: str, cache: Path, cfg: MethodConfig | None = 
     z = np.load(path)
     tracks = Tracks(z["xy"], z["visible"], z["confidence"], z["query_frame"])
     return video, tracks, z["dynamic_prob"], z["object_id"]
+
+
+# class → (on the ground-truth foreground?, lowest distance (exclusive), highest distance (inclusive)),
+# distance in px from the query point to the mask boundary, on the point's side of it
+ERROR_CLASSES = {
+    "bg-near": (False, 3, 15),  # background just outside the object (shadows, spray, dragged points)
+    "bg-mid": (False, 15, 50),
+    "bg-far": (False, 50, np.inf),  # other motion: parallax, other people, reflections
+    "fg-edge": (True, 0, 10),  # the object's rim and thin parts
+    "fg-deep": (True, 10, np.inf),  # whole parts of the object
+}
+
+
+def query_truth(root: Path, seq: str, names: list[str], tracks: Tracks) -> tuple[np.ndarray, np.ndarray]:
+    """``fg bool (N,)``: the query point is on the ground-truth mask; ``dist float (N,)``: its distance
+    to the mask boundary (px, on its own side)."""
+    n = len(tracks.query_frame)
+    xy = tracks.xy[np.arange(n), tracks.query_frame]
+    fg, dist = np.zeros(n, bool), np.zeros(n)
+    for t in np.unique(tracks.query_frame):
+        gt = read_mask(root / "Annotations" / "480p" / seq / f"{names[t]}.png") > 0
+        rows = tracks.query_frame == t
+        x = np.clip(np.round(xy[rows, 0]).astype(int), 0, gt.shape[1] - 1)
+        y = np.clip(np.round(xy[rows, 1]).astype(int), 0, gt.shape[0] - 1)
+        fg[rows] = gt[y, x]
+        inside, outside = ndimage.distance_transform_edt(gt), ndimage.distance_transform_edt(~gt)
+        dist[rows] = np.where(gt, inside, outside)[y, x]
+    return fg, dist
+
+
+def fix_labels(prob: np.ndarray, obj: np.ndarray, fg: np.ndarray, dist: np.ndarray, classes: list[str]):
+    """Ground-truth labels for the tracks of ``classes``: foreground joins the largest object
+    (object 1 when there is none), background becomes static."""
+    sel = np.zeros(len(prob), bool)
+    for c in classes:
+        on_fg, lo, hi = ERROR_CLASSES[c]
+        sel |= (fg == on_fg) & (dist > lo) & (dist <= hi)
+    main = int(np.bincount(obj[obj > 0]).argmax()) if (obj > 0).any() else 1
+    prob, obj = prob.copy(), obj.copy()
+    prob[sel] = fg[sel]
+    obj[sel] = np.where(fg[sel], main, 0)
+    return prob, obj
+
+
+def print_classes(root: Path, data: dict) -> None:
+    """Per error class: tracks, how many are labelled wrongly (in an object on the background, in
+    none on the foreground), and the median number of frames the wrong and the right ones are valid
+    (visible with confidence >= 0.1, what the transformer reads)."""
+    from movseg.motion.cues import CueConfig
+
+    rows = {c: [[], []] for c in ERROR_CLASSES}  # class -> [valid frames of wrong, of right]
+    for s, (video, tracks, prob, obj) in data.items():
+        fg, dist = query_truth(root, s, video.names, tracks)
+        frames = (tracks.visible & (tracks.confidence >= CueConfig.min_confidence)).sum(1)
+        for c, (on_fg, lo, hi) in ERROR_CLASSES.items():
+            sel = (fg == on_fg) & (dist > lo) & (dist <= hi)
+            wrong = (obj == 0) if on_fg else (obj > 0)
+            rows[c][0].append(frames[sel & wrong])
+            rows[c][1].append(frames[sel & ~wrong])
+    print(f"{'class':<8} {'tracks':>7} {'wrong':>6} {'valid frames, wrong':>20} {'right':>6}")
+    for c, (wrong, right) in rows.items():
+        wrong, right = np.concatenate(wrong), np.concatenate(right)
+        print(f"{c:<8} {len(wrong) + len(right):7d} {len(wrong):6d} {np.median(wrong) if len(wrong) else 0:20.0f} "
+              f"{np.median(right) if len(right) else 0:6.0f}")
 
 
 def parse(text: str) -> dict:
@@ -60,6 +131,11 @@ def main() -> None:
     ap.add_argument("--set", action="append", help="segmenter settings k=v,k=v (repeatable)")
     ap.add_argument("--oracle", action="store_true", help="label tracks by the ground truth at their query point "
                     "(one object): the ceiling of the masks stage")
+    ap.add_argument("--fix", action="append", choices=sorted(ERROR_CLASSES),
+                    help="give this class of tracks its ground-truth label (repeatable)")
+    ap.add_argument("--classes", action="store_true", help="print, per error class, how many tracks the "
+                    "transformer labels wrongly and how long they are valid, then exit")
+    ap.add_argument("--per-sequence", action="store_true", help="print J&F per sequence")
     ap.add_argument("--sequences", help="comma-separated subset")
     ap.add_argument("--grid-size", type=int, default=MethodConfig.grid_size, help="query grid (default: %(default)s)")
     ap.add_argument("--max-tracks", type=int, default=MethodConfig.max_tracks, help="track budget (default: %(default)s)")
@@ -71,6 +147,9 @@ def main() -> None:
     seqs = args.sequences.split(",") if args.sequences else (root / "sequences.txt").read_text().split()
     method = MethodConfig(grid_size=args.grid_size, max_tracks=args.max_tracks)
     data = {s: stage_outputs(root, s, Path(args.cache), method) for s in seqs}
+    if args.classes:
+        print_classes(root, data)
+        return
     if args.oracle:
         from movseg.train.data import davis_labels
 
@@ -78,6 +157,10 @@ def main() -> None:
             q = np.stack([tracks.query_frame, *tracks.xy[np.arange(len(prob)), tracks.query_frame].T], 1)
             lab, _ = davis_labels(root / "Annotations" / "480p" / s, video.names, q)
             data[s] = (video, tracks, lab.astype(np.float32), lab.astype(np.int32))
+    elif args.fix:
+        for s, (video, tracks, prob, obj) in data.items():
+            fg, dist = query_truth(root, s, video.names, tracks)
+            data[s] = (video, tracks, *fix_labels(prob, obj, fg, dist, args.fix))
     elif args.threshold is not None:
         from movseg.objects import group_tracks
 
@@ -98,6 +181,8 @@ def main() -> None:
             gt = np.stack([read_mask(root / "Annotations" / "480p" / s / f"{n}.png") > 0 for n in video.names])
             js.append(np.mean(jaccard(gt, pred)))
             fs.append(np.mean(boundary_f(gt, pred)))
+            if args.per_sequence:
+                print(f"  {s:<20} J&F {50 * (js[-1] + fs[-1]):5.1f}", flush=True)
         J, F = 100 * np.mean(js), 100 * np.mean(fs)
         print(f"{setting or 'default':<40} J {J:5.1f} F {F:5.1f} J&F {(J + F) / 2:5.1f}  ({time.perf_counter() - t0:.0f} s)",
               flush=True)
