@@ -9,7 +9,7 @@ import pytest
 
 from conftest import textured
 from movseg.errors import MovsegError
-from movseg.masks import build_segmenter
+from movseg.masks import build_segmenter, grabcut_refine
 from movseg.method import motion_states, sparse_prompt
 from movseg.objects import GroupConfig, group_tracks
 from movseg.types import Tracks, Video
@@ -91,6 +91,41 @@ def test_tracks_segmenter_follows_image_edges():
         seg.add_points(state, 5, 1, np.zeros((1, 2)), np.ones(1))
     with pytest.raises(MovsegError, match="unknown segmenter"):
         build_segmenter("nope")
+
+
+def test_grabcut_snaps_a_too_small_mask_to_the_object_and_keeps_the_rest():
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal(60, 12, (120, 160, 3)), 0, 255)  # dark noisy background
+    img[30:90, 40:110] = np.clip(rng.normal([200, 80, 40], 12, (60, 70, 3)), 0, 255)  # orange object
+    img = img.astype(np.uint8)
+    truth = np.zeros((120, 160), bool)
+    truth[30:90, 40:110] = True
+    small = np.zeros((120, 160), np.uint8)
+    small[38:82, 48:102] = 1  # 8 px short on every side, inside the band the refinement may claim
+    iou = lambda m: (m & truth).sum() / (m | truth).sum()
+    for scale in (1.0, 0.75):
+        out = grabcut_refine(img, small, inner=3, outer=12, context=20, scale=scale)
+        assert iou(out) > 0.95 > iou(small > 0) + 0.2
+    # with a narrow band the mask cannot grow past it, and its eroded core is always kept
+    out = grabcut_refine(img, small, inner=3, outer=4, context=20)
+    band = np.zeros_like(small)
+    band[34:86, 44:106] = 1  # the 4-px dilation's bounding box
+    assert out[41:79, 51:99].all() and not (out & (band == 0)).any()
+    assert not grabcut_refine(img, np.zeros((120, 160), np.uint8), 3, 12, 20).any()
+
+
+def test_tracks_segmenter_masks_follow_the_object_with_and_without_refinement():
+    frames, labels = two_squares_clip(T=2)
+    tracks, ids, _ = exact_tracks(labels, spacing=10)
+    out = {}
+    for refine in (True, False):
+        seg = build_segmenter("tracks", refine=refine, threads=1)
+        state = seg.init_state(Video(frames, 24.0, ["a", "b"]))
+        pos = ids == 1
+        seg.add_points(state, 0, 1, tracks.xy[pos, 0], np.ones(pos.sum()))
+        out[refine] = next(iter(seg.propagate(state)))[2][0]
+        assert (out[refine] & (labels[0] == 1)).sum() / (out[refine] | (labels[0] == 1)).sum() > 0.8
+    assert out[True].any() and out[False].any()
 
 
 def test_sparse_prompt_is_densest_point_and_two_farthest():
