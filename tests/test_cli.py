@@ -242,3 +242,5 @@ def test_default_preset_is_the_method_default():
     fast = _segment_config(build_parser().parse_args(["segment", "in.mp4", "-o", "out", "--preset", "fast",
                                                       "--max-tracks", "99"])).movseg
     assert (fast.grid_size, fast.max_tracks) == (PRESETS["fast"]["grid_size"], 99)  # explicit options win
+    quality = _segment_config(build_parser().parse_args(["segment", "in.mp4", "-o", "out", "--preset", "quality"])).movseg
+    assert quality.segmenter_options == {"refine_scale": 1.0} and default.segmenter_options == {}

@@ -68,7 +68,7 @@ def _segment_config(args):
     from movseg.pipeline import PRESETS, SegmentConfig
 
     grid = {k: v for k, v in PRESETS[args.preset].items()}
-    grid.update({k: getattr(args, k) for k in grid if getattr(args, k) is not None})
+    grid.update({k: getattr(args, k) for k in grid if getattr(args, k, None) is not None})
     method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device)
     return SegmentConfig(method=args.method, max_side=args.max_side, stride=args.stride, max_frames=args.max_frames,
                          overlay=args.overlay, save_tracks=args.save_tracks, progress=not args.quiet, movseg=method)

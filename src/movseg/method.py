@@ -34,6 +34,7 @@ class MethodConfig:
     motion: str = "transformer"  # "transformer" or "geometric" (the non-learned baseline)
     device: str = "cpu"  # torch device of the track transformer
     segmenter: str = "tracks"  # promptable segmenter backend (registry name)
+    segmenter_options: dict = field(default_factory=dict)  # the backend's settings, e.g. {"refine_scale": 1.0}
     moving_threshold: float = 1.2  # an object moves at t when its points' median 4-frame residual exceeds this
     group: GroupConfig = field(default_factory=GroupConfig)
 
@@ -79,7 +80,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         labels = np.zeros((T, H, W), np.uint8)
         K = int(object_id.max(initial=0))
         if K:
-            segmenter = build_segmenter(cfg.segmenter)
+            segmenter = build_segmenter(cfg.segmenter, **cfg.segmenter_options)
             state = segmenter.init_state(video)
             prompt_objects(segmenter, state, tracks, object_id, prob, cfg.group.threshold)
             for f, ids, masks in segmenter.propagate(state):
