@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from scipy import ndimage
-
 from movseg.eval.metrics import boundary_f, jaccard
 from movseg.io.masks import read_mask
 from movseg.io.video import read_video
@@ -59,18 +57,17 @@ ERROR_CLASSES = {
 def query_truth(root: Path, seq: str, names: list[str], tracks: Tracks) -> tuple[np.ndarray, np.ndarray]:
     """``fg bool (N,)``: the query point is on the ground-truth mask; ``dist float (N,)``: its distance
     to the mask boundary (px, on its own side)."""
-    n = len(tracks.query_frame)
-    xy = tracks.xy[np.arange(n), tracks.query_frame]
-    fg, dist = np.zeros(n, bool), np.zeros(n)
-    for t in np.unique(tracks.query_frame):
-        gt = read_mask(root / "Annotations" / "480p" / seq / f"{names[t]}.png") > 0
-        rows = tracks.query_frame == t
-        x = np.clip(np.round(xy[rows, 0]).astype(int), 0, gt.shape[1] - 1)
-        y = np.clip(np.round(xy[rows, 1]).astype(int), 0, gt.shape[0] - 1)
-        fg[rows] = gt[y, x]
-        inside, outside = ndimage.distance_transform_edt(gt), ndimage.distance_transform_edt(~gt)
-        dist[rows] = np.where(gt, inside, outside)[y, x]
+    from movseg.train.data import query_mask_distance
+
+    q = np.stack([tracks.query_frame, *tracks.xy[np.arange(len(tracks.query_frame)), tracks.query_frame].T], 1)
+    fg, dist, _ = query_mask_distance(root / "Annotations" / "480p" / seq, names, q)
     return fg, dist
+
+
+def in_class(fg: np.ndarray, dist: np.ndarray, name: str) -> np.ndarray:
+    """``bool (N,)``: the tracks of error class ``name``."""
+    on_fg, lo, hi = ERROR_CLASSES[name]
+    return (fg == on_fg) & (dist > lo) & (dist <= hi)
 
 
 def fix_labels(prob: np.ndarray, obj: np.ndarray, fg: np.ndarray, dist: np.ndarray, classes: list[str]):
@@ -78,8 +75,7 @@ def fix_labels(prob: np.ndarray, obj: np.ndarray, fg: np.ndarray, dist: np.ndarr
     (object 1 when there is none), background becomes static."""
     sel = np.zeros(len(prob), bool)
     for c in classes:
-        on_fg, lo, hi = ERROR_CLASSES[c]
-        sel |= (fg == on_fg) & (dist > lo) & (dist <= hi)
+        sel |= in_class(fg, dist, c)
     main = int(np.bincount(obj[obj > 0]).argmax()) if (obj > 0).any() else 1
     prob, obj = prob.copy(), obj.copy()
     prob[sel] = fg[sel]
@@ -97,8 +93,8 @@ def print_classes(root: Path, data: dict) -> None:
     for s, (video, tracks, prob, obj) in data.items():
         fg, dist = query_truth(root, s, video.names, tracks)
         frames = (tracks.visible & (tracks.confidence >= CueConfig.min_confidence)).sum(1)
-        for c, (on_fg, lo, hi) in ERROR_CLASSES.items():
-            sel = (fg == on_fg) & (dist > lo) & (dist <= hi)
+        for c, (on_fg, _, _) in ERROR_CLASSES.items():
+            sel = in_class(fg, dist, c)
             wrong = (obj == 0) if on_fg else (obj > 0)
             rows[c][0].append(frames[sel & wrong])
             rows[c][1].append(frames[sel & ~wrong])

@@ -53,21 +53,30 @@ def davis_sample(root: str | Path, sequence: str, grid_size: int = 10, step: int
 def davis_labels(annotations: Path, names: list[str], queries: np.ndarray, boundary_px: float = 3.0):
     """``label bool (N,)``: the query point lies on the ground-truth foreground of its frame;
     ``ignore bool (N,)``: it lies within ``boundary_px`` of the mask boundary (either side)."""
+    label, dist, has_fg = query_mask_distance(annotations, names, queries)
+    return label, has_fg & (dist <= boundary_px)
+
+
+def query_mask_distance(annotations: Path, names: list[str], queries: np.ndarray):
+    """For queries ``(N, 3)`` ``(t, x, y)``: ``on bool (N,)`` the point lies on the ground-truth mask of
+    its frame, ``dist float (N,)`` its distance in px to the mask boundary on its own side, and
+    ``has_fg bool (N,)`` its frame's mask is not empty."""
     from movseg.io.masks import read_mask
 
-    label = np.zeros(len(queries), bool)
-    ignore = np.zeros(len(queries), bool)
+    on = np.zeros(len(queries), bool)
+    dist = np.zeros(len(queries))
+    has_fg = np.zeros(len(queries), bool)
     for t in np.unique(queries[:, 0]).astype(int):
         fg = read_mask(annotations / f"{names[t]}.png") > 0
         inside = ndimage.distance_transform_edt(fg)  # fg pixels: distance to the background
         outside = ndimage.distance_transform_edt(~fg)  # bg pixels: distance to the foreground
-        near = np.where(fg, inside, outside)
         rows = np.flatnonzero(queries[:, 0] == t)
         x = np.clip(np.round(queries[rows, 1]).astype(int), 0, fg.shape[1] - 1)
         y = np.clip(np.round(queries[rows, 2]).astype(int), 0, fg.shape[0] - 1)
-        label[rows] = fg[y, x]
-        ignore[rows] = fg.any() & (near[y, x] <= boundary_px)
-    return label, ignore
+        on[rows] = fg[y, x]
+        dist[rows] = np.where(fg, inside, outside)[y, x]
+        has_fg[rows] = fg.any()
+    return on, dist, has_fg
 
 
 def _pack(cues, label, ignore) -> dict:
