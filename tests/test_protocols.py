@@ -52,6 +52,14 @@ def test_fine_extra_predictions_do_not_hurt_matched_objects():
     assert [s.J.mean() for s in scores] == [1.0, 1.0]
 
 
+def test_fine_counts_only_gt_ids_that_occur():
+    gt = two_objects() * 3  # ids 3 and 6: ids 1, 2, 4, 5 never occur (static objects left out of masks/)
+    pred = (gt == 6).astype(np.uint8)  # only the second object found
+    scores = evaluate_fine(gt, pred)
+    assert len(scores) == 2  # absent ids would otherwise be "found" perfectly by empty predictions
+    assert [s.J.mean() for s in scores] == [0.0, 1.0]
+
+
 def test_fine_rejects_more_than_20_ids():
     gt = two_objects()
     pred = gt.copy()

@@ -5,10 +5,13 @@ Inputs are label maps ``uint8 (T, H, W)`` (0 = background, k = object k).
 * **MOS** (:func:`evaluate_mos`): every non-zero id is merged into one
   foreground, in prediction and ground truth; J and F per frame.
 * **Fine** (:func:`evaluate_fine`): the DAVIS-2017 unsupervised protocol. GT
-  objects are ids ``1..max(gt)``, predicted objects ids ``1..max(pred)``
-  (both maxima over the whole sequence; the toolkit takes the GT count from
-  the first frame, which is the same on DAVIS, where every object is present
-  at frame 0). More than 20 predicted ids is an error; with fewer predictions
+  objects are the non-zero ids that occur in the sequence, predicted objects
+  ids ``1..max(pred)``. The toolkit counts GT ids ``1..max`` of the first
+  frame, which is the same set on DAVIS, where ids are contiguous and every
+  object is present at frame 0; our synthetic ``masks/`` keep the scene's ids
+  and leave out objects that never move, and an id that never occurs must not
+  count as an object segmented perfectly (an empty GT mask against an empty
+  prediction scores J = F = 1). More than 20 predicted ids is an error; with fewer predictions
   than GT objects the predictions are padded with empty masks. A
   ``pred × GT`` matrix of ``(mean_t J + mean_t F) / 2`` is solved by one
   Hungarian assignment per sequence; each GT object then has the per-frame J
@@ -54,18 +57,20 @@ def _objects(labels: np.ndarray, count: int) -> list[np.ndarray]:
 
 
 def evaluate_fine(gt: np.ndarray, pred: np.ndarray) -> list[ObjectScores]:
-    """DAVIS-2017 unsupervised protocol: one :class:`ObjectScores` per GT object (ids 1..max)."""
+    """DAVIS-2017 unsupervised protocol: one :class:`ObjectScores` per GT object (the ids that occur, ascending)."""
     if gt.shape != pred.shape:
         raise MovsegError(f"prediction is {pred.shape[1:]} but ground truth is {gt.shape[1:]} (nothing is resized silently)")
-    n_pred, n_gt = int(pred.max(initial=0)), int(gt.max(initial=0))
+    n_pred = int(pred.max(initial=0))
     if n_pred > MAX_PROPOSALS:
         raise MovsegError(f"prediction uses object id {n_pred}: at most {MAX_PROPOSALS} objects are allowed per sequence")
+    gt_ids = np.unique(gt)
+    gt_obj = [gt == k for k in gt_ids[gt_ids > 0]]  # the objects that occur (see the module docstring)
+    n_gt = len(gt_obj)
     if n_gt == 0:
         return []
     n_rows = max(n_pred, n_gt)
     T = gt.shape[0]
     r = bound_pixels(gt.shape[1:])
-    gt_obj = _objects(gt, n_gt)
     gt_b = [[Boundary(gt_obj[i][t], r) for t in range(T)] for i in range(n_gt)]
     empty = Boundary(np.zeros(gt.shape[1:], bool), r)
     J = np.zeros((n_rows, n_gt, T))
