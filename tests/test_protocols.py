@@ -58,6 +58,7 @@ def test_fine_counts_only_gt_ids_that_occur():
     scores = evaluate_fine(gt, pred)
     assert len(scores) == 2  # absent ids would otherwise be "found" perfectly by empty predictions
     assert [s.J.mean() for s in scores] == [0.0, 1.0]
+    assert [s.id for s in scores] == [3, 6]
 
 
 def test_fine_rejects_more_than_20_ids():

@@ -146,10 +146,10 @@ def evaluate(
             continue
         scores = evaluate_mos(gt, pred) if protocol == "mos" else evaluate_fine(gt, pred)
         seq_objects = []
-        for k, sc in enumerate(scores, start=1):
+        for sc in scores:
             js, fs = statistics(sc.J), statistics(sc.F)
             seq_objects.append(
-                {"object": k, "J": js["mean"], "F": fs["mean"], "J_recall": js["recall"], "J_decay": js["decay"],
+                {"object": sc.id, "J": js["mean"], "F": fs["mean"], "J_recall": js["recall"], "J_decay": js["decay"],
                  "F_recall": fs["recall"], "F_decay": fs["decay"]}
             )
         objects += [dict(o, sequence=s) for o in seq_objects]

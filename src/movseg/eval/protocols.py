@@ -41,6 +41,7 @@ class ObjectScores:
 
     J: np.ndarray  # (T,)
     F: np.ndarray  # (T,)
+    id: int = 1  # the GT object's id (1 for MOS's merged foreground)
 
 
 def evaluate_mos(gt: np.ndarray, pred: np.ndarray) -> list[ObjectScores]:
@@ -64,7 +65,8 @@ def evaluate_fine(gt: np.ndarray, pred: np.ndarray) -> list[ObjectScores]:
     if n_pred > MAX_PROPOSALS:
         raise MovsegError(f"prediction uses object id {n_pred}: at most {MAX_PROPOSALS} objects are allowed per sequence")
     gt_ids = np.unique(gt)
-    gt_obj = [gt == k for k in gt_ids[gt_ids > 0]]  # the objects that occur (see the module docstring)
+    gt_ids = gt_ids[gt_ids > 0]
+    gt_obj = [gt == k for k in gt_ids]  # the objects that occur (see the module docstring)
     n_gt = len(gt_obj)
     if n_gt == 0:
         return []
@@ -87,7 +89,7 @@ def evaluate_fine(gt: np.ndarray, pred: np.ndarray) -> list[ObjectScores]:
     score = (J.mean(axis=2) + F.mean(axis=2)) / 2
     rows, cols = linear_sum_assignment(-score)
     order = np.argsort(cols)
-    return [ObjectScores(J[rows[k], cols[k]], F[rows[k], cols[k]]) for k in order]
+    return [ObjectScores(J[rows[k], cols[k]], F[rows[k], cols[k]], int(gt_ids[cols[k]])) for k in order]
 
 
 @dataclass
