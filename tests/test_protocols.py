@@ -120,3 +120,13 @@ def test_mos_i_missed_object_scores_zero():
     gt[:, 2:5, 2:5] = 1
     r = evaluate_mos_i(gt, None, np.zeros_like(gt))
     assert r.j_mov == [0.0] and r.mt_iou == 0.0
+
+
+def test_mos_i_ids_that_never_occur_take_no_match():
+    gt = np.zeros((4, 20, 20), np.uint8)
+    gt[:, 5:15, 5:15] = 3  # ids 1 and 2 never occur
+    pred = np.zeros_like(gt)
+    pred[0][gt[0] == 3] = 1  # found on frame 0 only: IoU 0.25 on average, an absent id would score 0.75
+    r = evaluate_mos_i(gt, None, pred)
+    assert r.j_mov == [0.25]
+    assert r.fp_per_frame == 0.0

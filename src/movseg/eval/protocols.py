@@ -130,6 +130,8 @@ def evaluate_mos_i(
          static.
       2. Predicted ids are matched to GT ids once per sequence by Hungarian
          assignment on the frame-averaged IoU (IoU of two empty masks = 1).
+         GT ids without a pixel in any frame take no part: otherwise a
+         prediction that is empty on most frames would match a missing id.
       3. Per frame ``t``: ``preds_t`` = non-empty predicted masks; a GT object
          is *moving at t* when its (motion-masked) mask is non-empty;
          ``gts_t`` = moving GT objects; ``hits_k,t`` = moving GT objects whose
@@ -149,6 +151,7 @@ def evaluate_mos_i(
     if n_pred > MAX_PROPOSALS or n_gt > MAX_PROPOSALS:
         raise MovsegError(f"MOS-I allows at most {MAX_PROPOSALS} object ids per sequence (got {max(n_pred, n_gt)})")
     g = _objects(gt, n_gt)
+    occurs = np.flatnonzero([m.any() for m in g])  # ids with pixels somewhere (synthetic ids have gaps)
     g_states = _pad_states(gt_moving, n_gt, T) if gt_moving is not None else np.ones((n_gt, T), bool)
     p_states = _pad_states(pred_moving, n_pred, T) if pred_moving is not None else np.ones((n_pred, T), bool)
     for i in range(n_gt):
@@ -162,9 +165,9 @@ def evaluate_mos_i(
         for i in range(n_gt):
             iou[j, i] = jaccard(g[i], p)
     match_of_gt = np.full(n_gt, -1)
-    if n_pred and n_gt:
-        rows, cols = linear_sum_assignment(-iou.mean(axis=2))
-        match_of_gt[cols] = rows
+    if n_pred and len(occurs):
+        rows, cols = linear_sum_assignment(-iou.mean(axis=2)[:, occurs])
+        match_of_gt[occurs[cols]] = rows
     matched_iou = np.zeros((n_gt, T))  # unmatched GT: IoU with an empty mask = 0 where it moves
     for i in range(n_gt):
         if match_of_gt[i] >= 0:
