@@ -71,6 +71,27 @@ def test_grouping_splits_touching_objects_that_move_differently_and_drops_tiny_g
     assert (group_tracks(tracks, np.zeros(n, np.float32), (100, 100)) == 0).all()
 
 
+def test_a_track_that_jumps_from_one_object_to_another_does_not_merge_them():
+    T = 16
+    t = np.arange(T, dtype=np.float64)
+    xs, ys = np.meshgrid(np.arange(0, 17, 4.0), np.arange(0, 17, 4.0))
+    a0 = np.stack([xs.ravel(), ys.ravel()], 1)
+    a = np.repeat(a0[:, None], T, 1)
+    a[..., 0] += 2 * t  # A moves right
+    b = np.repeat((a0 + [70, 0])[:, None], T, 1)
+    b[..., 1] += 2 * t  # B, far to its right, moves down
+    # X rides on A's edge, is lost for 5 frames and comes back on B's edge (a wrong re-attachment)
+    x = np.where(t[:, None] <= 4, np.stack([20 + 2 * t, 8 + 0 * t], 1), np.stack([66 + 0 * t, 8 + 2 * t], 1))
+    xy = np.concatenate([a, b, x[None]]).astype(np.float32)
+    n, na = len(xy), len(a0)
+    vis = np.ones((n, T), bool)
+    vis[-1, 5:10] = False
+    tracks = Tracks(xy, vis, np.ones((n, T), np.float32), np.zeros(n, np.int32))
+    obj = group_tracks(tracks, np.ones(n, np.float32), (100, 100))
+    assert len(set(obj[:na])) == 1 and len(set(obj[na : 2 * na])) == 1
+    assert obj[0] > 0 and obj[na] > 0 and obj[0] != obj[na]
+
+
 def test_tracks_segmenter_follows_image_edges():
     frames, labels = two_squares_clip(T=3)
     tracks, ids, _ = exact_tracks(labels, spacing=10)

@@ -1,14 +1,17 @@
 """Group dynamic tracks into objects: points that stay close and move together are one object.
 
-:func:`group_tracks` builds a graph over the dynamic tracks: at frames spread
-over the video, every visible dynamic point is linked to its nearest visible
-dynamic neighbours; a link votes "together" when the two points' motions over
-the next few frames agree, "apart" when they do not. Links with more
-"together" than "apart" votes join their tracks; the connected components are
-the objects. Tracks span the whole video (tracked forward and backward), so one
-component keeps one id from the first frame to the last, through occlusions
-that some of its tracks survive. Two objects that move the same way are kept
-apart as long as they never touch (no links between them); objects with too
+:func:`group_tracks` builds a graph over the dynamic tracks. Candidate pairs are near neighbours
+among the visible dynamic points at frames spread over the video. Each pair is then judged on
+**every** sampled frame where both tracks are visible, not only where they are neighbours: their
+motions over the next few frames agree or they do not. The pair is linked when they agree at least
+once and disagree on at most a small fraction of those frames; the connected components are the
+objects. Judging the whole common span keeps a track that drifts from one object onto another (an
+occlusion the tracker missed) from bridging the two: it disagrees with each of them on the frames
+it spent on the other.
+
+Tracks span the whole video (tracked forward and backward), so one component keeps one id from the
+first frame to the last, through occlusions that some of its tracks survive. Two objects that move
+the same way are kept apart as long as they never touch (no links between them); objects with too
 few tracks are dropped.
 """
 
@@ -30,10 +33,11 @@ class GroupConfig:
     neighbours: int = 6  # links per point and frame
     radius: float = 0.06  # longest link, as a fraction of the frame's longer side ...
     spacing_factor: float = 2.5  # ... or this many times the median spacing of the points, whichever is longer
-    frame_step: int = 2  # link on every frame_step-th frame
+    frame_step: int = 2  # look for neighbours, and compare motions, on every frame_step-th frame
     horizon: int = 4  # compare motions over this many frames
     motion_tol: float = 0.35  # motions agree when |v_i - v_j| <= motion_tol * max(|v_i|, |v_j|) + abs_tol
     abs_tol: float = 0.004  # absolute motion tolerance, fraction of the longer side
+    max_apart: float = 0.1  # link a pair whose motions disagree on at most this fraction of the frames compared
     min_tracks: int = 5  # drop objects with fewer tracks (SegAnyMo stops grouping below 6)
 
 
@@ -55,35 +59,21 @@ def group_tracks(tracks: Tracks, dynamic_prob: np.ndarray, size: tuple[int, int]
     side = float(max(size))
     xy = tracks.xy[dyn].astype(np.float64)  # (M, T, 2)
     vis = tracks.visible[dyn]
-    together, apart = [], []
-    for f in range(0, t, cfg.frame_step):
+    i, j = _neighbour_pairs(xy, vis, side, cfg)
+    agree = np.zeros(len(i), np.int32)
+    apart = np.zeros(len(i), np.int32)
+    for f in range(0, t - 1, cfg.frame_step):
         g = min(t - 1, f + cfg.horizon)
-        rows = np.flatnonzero(vis[:, f])
-        if len(rows) < 2:
-            continue
-        tree = cKDTree(xy[rows, f])
-        dist, nb = tree.query(xy[rows, f], k=min(cfg.neighbours + 1, len(rows)))
-        reach = max(cfg.radius * side, cfg.spacing_factor * float(np.median(dist[:, 1])))
-        ok = (dist <= reach).ravel()
-        i, j = np.repeat(rows, nb.shape[1])[ok], rows[nb.ravel()[ok]]
-        keep = i < j
-        i, j = i[keep], j[keep]
-        if g == f:  # single frame: proximity is all we have
-            together.append(np.stack([i, j], 1))
-            continue
-        both = vis[i, g] & vis[j, g]
-        i, j = i[both], j[both]
+        both = vis[i, f] & vis[j, f] & vis[i, g] & vis[j, g]
         vi, vj = xy[i, g] - xy[i, f], xy[j, g] - xy[j, f]
         diff = np.linalg.norm(vi - vj, axis=1)
         tol = cfg.motion_tol * np.maximum(np.linalg.norm(vi, axis=1), np.linalg.norm(vj, axis=1)) + cfg.abs_tol * side
-        agree = diff <= tol
-        together.append(np.stack([i[agree], j[agree]], 1))
-        apart.append(np.stack([i[~agree], j[~agree]], 1))
+        agree += both & (diff <= tol)
+        apart += both & (diff > tol)
+    link = (agree > 0) & (apart <= cfg.max_apart * (agree + apart))
     m = len(dyn)
-    votes = _count(together, m) - _count(apart, m)
-    votes.data = (votes.data > 0).astype(np.int8)
-    votes.eliminate_zeros()
-    _, comp = connected_components(votes, directed=False)
+    graph = coo_matrix((np.ones(int(link.sum()), np.int8), (i[link], j[link])), shape=(m, m))
+    _, comp = connected_components(graph, directed=False)
     counts = np.bincount(comp)
     order = [c for c in np.argsort(-counts, kind="stable") if counts[c] >= cfg.min_tracks]
     for k, c in enumerate(order, start=1):
@@ -91,6 +81,22 @@ def group_tracks(tracks: Tracks, dynamic_prob: np.ndarray, size: tuple[int, int]
     return object_id
 
 
-def _count(pairs: list[np.ndarray], m: int):
-    p = np.concatenate(pairs) if pairs else np.zeros((0, 2), int)
-    return coo_matrix((np.ones(len(p), np.int32), (p[:, 0], p[:, 1])), shape=(m, m)).tocsr()
+def _neighbour_pairs(xy: np.ndarray, vis: np.ndarray, side: float, cfg: GroupConfig):
+    """``(i, j)``, each ``int (P,)`` with ``i < j``: the unique pairs of tracks that are near
+    neighbours on some sampled frame.
+
+    Args:
+        xy: ``float64 (M, T, 2)`` positions. vis: ``bool (M, T)``. side: the frame's longer side, px.
+    """
+    pairs = [np.zeros((0, 2), np.int64)]
+    for f in range(0, xy.shape[1], cfg.frame_step):
+        rows = np.flatnonzero(vis[:, f])
+        if len(rows) < 2:
+            continue
+        dist, nb = cKDTree(xy[rows, f]).query(xy[rows, f], k=min(cfg.neighbours + 1, len(rows)))
+        reach = max(cfg.radius * side, cfg.spacing_factor * float(np.median(dist[:, 1])))
+        ok = (dist <= reach).ravel()
+        i, j = np.repeat(rows, nb.shape[1])[ok], rows[nb.ravel()[ok]]
+        pairs.append(np.stack([i, j], 1)[i < j])
+    p = np.unique(np.concatenate(pairs), axis=0)
+    return p[:, 0], p[:, 1]
