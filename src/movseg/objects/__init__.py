@@ -30,7 +30,7 @@ from movseg.types import Tracks
 @dataclass
 class GroupConfig:
     threshold: float = 0.7  # P(dynamic) above which a track is dynamic (DAVIS dev J&F: 0.3 50.3, 0.5 54.3, 0.7 55.4, 0.85 53.2)
-    neighbours: int = 6  # links per point and frame
+    neighbours: int = 6  # candidate links per point and frame
     radius: float = 0.06  # longest link, as a fraction of the frame's longer side ...
     spacing_factor: float = 2.5  # ... or this many times the median spacing of the points, whichever is longer
     frame_step: int = 2  # look for neighbours, and compare motions, on every frame_step-th frame
