@@ -159,6 +159,25 @@ def test_chunked_prediction_covers_every_track_once():
     assert len(predict_dynamic(model, cues.subset(slice(0, 0)))) == 0
 
 
+def test_blocks_run_on_valid_tokens_only_with_the_same_result():
+    from movseg.motion.model import Block, valid_only
+
+    torch.manual_seed(0)
+    block = Block(16, 2, 16).eval()
+    x = torch.randn(40, 12, 16)
+    valid = torch.rand(40, 12) < torch.linspace(0.05, 0.95, 40)[:, None]  # rows from sparse to dense
+    valid[5] = False  # a row without a valid token
+    with torch.no_grad():
+        got = valid_only(block, x, valid)
+        want = block(x, valid)
+    torch.testing.assert_close(got[valid], want[valid], atol=1e-5, rtol=1e-4)
+    assert torch.equal(got[~valid], x[~valid])  # invalid tokens pass through untouched
+    model = TrackTransformer(TINY)  # inference (valid tokens only) = training mode (every token)
+    pts, val, app = torch.randn(2, 9, 7, 9), torch.rand(2, 9, 7) > 0.5, torch.randn(2, 9, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(pts, val, app), model.train()(pts, val, app), atol=1e-5, rtol=1e-4)
+
+
 def test_cue_config_gap_clipped_on_short_videos():
     video, tracks, _ = square_tracks(T=2)
     cues = track_cues(video, tracks, CueConfig(gap=8))
