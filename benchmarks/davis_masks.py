@@ -5,6 +5,7 @@ then score segmenter settings (MOS J, F, J&F) without re-tracking.
         --set lam=500,sigma_color=15 --set lam=200,sigma_color=8
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --grid-size 10 --max-tracks 5000 --oracle
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --fix bg-near --per-sequence
+    python benchmarks/davis_masks.py --root ../shared/data/davis2016 --group motion_tol=0.2 --per-sequence
 
 ``--fix CLASS`` gives one class of tracks (by where the query point lies relative to the
 ground-truth mask, see ``ERROR_CLASSES``) its ground-truth label and keeps the transformer's
@@ -135,10 +136,12 @@ def main() -> None:
     ap.add_argument("--sequences", help="comma-separated subset")
     ap.add_argument("--grid-size", type=int, default=MethodConfig.grid_size, help="query grid (default: %(default)s)")
     ap.add_argument("--max-tracks", type=int, default=MethodConfig.max_tracks, help="track budget (default: %(default)s)")
-    ap.add_argument("--threshold", type=float, help="regroup the tracks with this P(dynamic) threshold")
+    ap.add_argument("--group", help="regroup the tracks with these GroupConfig settings k=v,k=v "
+                    "(e.g. threshold=0.6,motion_tol=0.2)")
     ap.add_argument("--negative", type=float, help="tracks below this P(dynamic) prompt as background "
                     "(default: the grouping threshold)")
     args = ap.parse_args()
+    group = GroupConfig(**parse(args.group or ""))
     root = Path(args.root)
     seqs = args.sequences.split(",") if args.sequences else (root / "sequences.txt").read_text().split()
     method = MethodConfig(grid_size=args.grid_size, max_tracks=args.max_tracks)
@@ -157,11 +160,11 @@ def main() -> None:
         for s, (video, tracks, prob, obj) in data.items():
             fg, dist = query_truth(root, s, video.names, tracks)
             data[s] = (video, tracks, *fix_labels(prob, obj, fg, dist, args.fix))
-    elif args.threshold is not None:
+    elif args.group is not None:
         from movseg.objects import group_tracks
 
         for s, (video, tracks, prob, obj) in data.items():
-            obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=args.threshold))
+            obj = group_tracks(tracks, prob, (video.height, video.width), group)
             data[s] = (video, tracks, prob, obj)
     for setting in args.set or [""]:
         cfg = parse(setting)
@@ -169,7 +172,7 @@ def main() -> None:
         js, fs, t0 = [], [], time.perf_counter()
         for s, (video, tracks, prob, obj) in data.items():
             state = seg.init_state(video)
-            prompt_objects(seg, state, tracks, obj, prob, args.negative or args.threshold or GroupConfig().threshold)
+            prompt_objects(seg, state, tracks, obj, prob, args.negative or group.threshold)
             pred = np.zeros((video.num_frames, video.height, video.width), bool)
             for f, ids, masks in seg.propagate(state):
                 if len(ids):

@@ -1,0 +1,95 @@
+"""Develop the objects stage on rendered scenes: cache tracks and P(dynamic) per scene once, then score
+grouping settings (MOS J&F over the scenes with a moving object, and per-object "fine" J&F).
+
+    movseg synth /tmp/synth_val --preset train --seed 1 --scenes 30     # the transformer's validation seed
+    python benchmarks/synth_grouping.py --root /tmp/synth_val --cache out/grouping \
+        --group "" --group motion_tol=0.2 --group threshold=0.6,max_apart=0.2
+
+Each ``--group`` is one :class:`movseg.objects.GroupConfig` (``""``: the default). Masks come from the
+default segmenter, prompted as in ``movseg segment``. Scenes without a moving object are left out of
+the MOS mean (there, any method that finds nothing scores 1), so it is lower than `movseg bench
+synth`'s. Development only: report figures from `movseg bench synth` on scenes you did not tune on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from movseg.eval.metrics import statistics
+from movseg.eval.protocols import evaluate_fine, evaluate_mos
+from movseg.io.masks import read_mask_folder
+from movseg.io.video import read_video
+from movseg.masks import build_segmenter
+from movseg.method import MethodConfig, _renumber, prompt_objects, segment_moving_objects
+from movseg.objects import GroupConfig, group_tracks
+from movseg.types import Tracks
+
+sys.path.insert(0, str(Path(__file__).parent))
+from davis_masks import parse  # noqa: E402  (k=v,k=v settings, as there)
+
+
+def stage_outputs(scene: Path, cache: Path):
+    """``(video, tracks, P(dynamic))`` of one scene, from ``cache`` when there."""
+    path = cache / f"{scene.name}.npz"
+    video = read_video(scene / "frames")
+    if not path.exists():
+        out = segment_moving_objects(video, MethodConfig())
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **out.tracks.to_npz_dict(), dynamic_prob=out.dynamic_prob)
+    z = np.load(path)
+    return video, Tracks(z["xy"], z["visible"], z["confidence"], z["query_frame"]), z["dynamic_prob"]
+
+
+def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, threshold: float) -> np.ndarray:
+    """``uint8 (T, H, W)`` object labels from the default segmenter, numbered as `movseg segment` does."""
+    labels = np.zeros((video.num_frames, video.height, video.width), np.uint8)
+    if object_id.max(initial=0):
+        seg = build_segmenter("tracks")
+        state = seg.init_state(video)
+        prompt_objects(seg, state, tracks, object_id, prob, threshold)
+        for f, ids, masks in seg.propagate(state):
+            for k, m in zip(ids, masks):
+                labels[f][m] = k
+    return _renumber(labels, object_id)[0]
+
+
+def mean_jf(objects) -> list[float]:
+    """J&F per object (mean over frames) of an evaluation's objects."""
+    return [(statistics(o.J)["mean"] + statistics(o.F)["mean"]) / 2 for o in objects]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", required=True, help="folder of rendered scenes (`movseg synth`)")
+    ap.add_argument("--cache", default="out/grouping", help="tracks and P(dynamic) per scene")
+    ap.add_argument("--group", action="append", help="GroupConfig settings k=v,k=v (repeatable; \"\" = default)")
+    args = ap.parse_args()
+    root = Path(args.root)
+    scenes = sorted(d for d in root.iterdir() if (d / "frames").is_dir())
+    cache = Path(args.cache) / root.name
+    data = []
+    for s in scenes:
+        _, gt = read_mask_folder(s / "masks")
+        if gt.any():
+            data.append((stage_outputs(s, cache), gt))
+    print(f"{len(data)} of {len(scenes)} scenes have a moving object")
+    for setting in args.group or [""]:
+        cfg = replace(GroupConfig(), **parse(setting))
+        mos, fine, t0 = [], [], time.perf_counter()
+        for (video, tracks, prob), gt in data:
+            object_id = group_tracks(tracks, prob, (video.height, video.width), cfg)
+            pred = labels_for(video, tracks, prob, object_id, cfg.threshold)
+            mos += mean_jf(evaluate_mos(gt, pred))
+            fine += mean_jf(evaluate_fine(gt, pred))
+        print(f"{setting or 'default':<40} MOS J&F {100 * np.mean(mos):5.1f}  fine J&F {100 * np.mean(fine):5.1f} "
+              f"({len(fine)} objects, {time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
