@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -133,6 +134,18 @@ def test_grabcut_snaps_a_too_small_mask_to_the_object_and_keeps_the_rest():
     band[34:86, 44:106] = 1  # the 4-px dilation's bounding box
     assert out[41:79, 51:99].all() and not (out & (band == 0)).any()
     assert not grabcut_refine(img, np.zeros((120, 160), np.uint8), 3, 12, 20).any()
+
+
+def test_grabcut_gives_the_same_answer_whatever_ran_before_it():
+    rng = np.random.default_rng(0)
+    img = (rng.random((120, 160, 3)) * 255).astype(np.uint8)  # noise: k-means has many near-equal answers
+    img[40:80, 50:110] //= 3
+    mask = np.zeros((120, 160), np.uint8)
+    mask[35:85, 45:115] = 1
+    first = grabcut_refine(img, mask, 4, 10, 30)
+    cv2.kmeans(rng.random((50, 3)).astype(np.float32), 3, None, (cv2.TERM_CRITERIA_MAX_ITER, 5, 0), 1,
+               cv2.KMEANS_PP_CENTERS)  # other work moves the thread's OpenCV random generator on
+    assert np.array_equal(first, grabcut_refine(img, mask, 4, 10, 30))
 
 
 def test_tracks_segmenter_masks_follow_the_object_with_and_without_refinement():

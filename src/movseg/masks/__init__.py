@@ -52,7 +52,8 @@ def grabcut_refine(image: np.ndarray, mask: np.ndarray, inner: int, outer: int, 
     foreground, the rest of the mask probable foreground, a band ``outer`` px wide around it probable
     background, the remaining crop sure background. GrabCut runs on the crop resized by ``scale``
     (its cost grows with the pixels); its answer decides only the probable pixels. Returns the mask
-    unchanged when GrabCut has nothing to learn from (no sure foreground or background)."""
+    unchanged when GrabCut has nothing to learn from (no sure foreground or background). The same
+    input gives the same answer, whatever ran before it in the thread."""
     ys, xs = np.nonzero(mask)
     if len(ys) == 0:
         return mask > 0
@@ -72,6 +73,9 @@ def grabcut_refine(image: np.ndarray, mask: np.ndarray, inner: int, outer: int, 
         return mask > 0
     img = np.ascontiguousarray(crop if scale == 1 else cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
     bg, fg = np.zeros((1, 65)), np.zeros((1, 65))
+    # GrabCut seeds its colour models by k-means++ from the calling thread's OpenCV generator; without a
+    # fixed seed the answer depends on what that thread did before (the frame order of the worker pool)
+    cv2.setRNGSeed(0)
     cv2.grabCut(img, small, None, bg, fg, iters, cv2.GC_INIT_WITH_MASK)
     on = ((small == cv2.GC_FGD) | (small == cv2.GC_PR_FGD)).astype(np.float32)
     if scale != 1:
