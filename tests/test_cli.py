@@ -46,6 +46,17 @@ def test_segment_max_side_writes_full_size_masks(tmp_path, capsys):
     assert read_mask(tmp_path / "out" / "clip" / "masks" / "00003.png").shape == (96, 128)
 
 
+def test_segment_works_on_large_frames_at_854_px_and_writes_full_size_masks(tmp_path, capsys):
+    frames, _ = moving_square_clip(T=3, h=96, w=128)
+    big = [cv2.resize(f, (1800, 1350), interpolation=cv2.INTER_NEAREST) for f in frames]  # beyond the default
+    write_frames(tmp_path / "clip", big)
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--method", "empty", "-q")
+    assert code == 0, err
+    result = json.loads((tmp_path / "out" / "clip" / "result.json").read_text())
+    assert result["config"]["max_side"] == 854 and result["size"] == [1350, 1800]
+    assert read_mask(tmp_path / "out" / "clip" / "masks" / "00002.png").shape == (1350, 1800)
+
+
 def test_segment_name_option(tmp_path, capsys):
     frames, _ = moving_square_clip(T=3)
     write_frames(tmp_path / "scene" / "frames", frames)

@@ -51,7 +51,9 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
                    help="which tracks move: the shipped track transformer or the geometric baseline (default: %(default)s)")
     p.add_argument("--weights", help="track-transformer .safetensors (default: the weights shipped with movseg)")
     p.add_argument("--device", default="cpu", help="torch device of the track transformer (default: %(default)s)")
-    p.add_argument("--max-side", type=_positive_int, help="process frames downscaled to this longest side (masks are written at full size)")
+    p.add_argument("--max-side", type=_positive_int,
+                   help="process frames downscaled to this longest side; masks are written at full size "
+                        "(default: 854, DAVIS 480p, where the defaults were chosen and timed)")
     p.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame")
     p.add_argument("--max-frames", type=_positive_int, help="keep at most N frames")
     if overlay_default:
@@ -70,7 +72,8 @@ def _segment_config(args):
     grid = {k: v for k, v in PRESETS[args.preset].items()}
     grid.update({k: getattr(args, k) for k in grid if getattr(args, k, None) is not None})
     method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device)
-    return SegmentConfig(method=args.method, max_side=args.max_side, stride=args.stride, max_frames=args.max_frames,
+    max_side = args.max_side if args.max_side is not None else SegmentConfig.max_side
+    return SegmentConfig(method=args.method, max_side=max_side, stride=args.stride, max_frames=args.max_frames,
                          overlay=args.overlay, save_tracks=args.save_tracks, progress=not args.quiet, movseg=method)
 
 

@@ -136,7 +136,9 @@ def write_results(
             timings = {**info["timings"], "write": time.perf_counter() - start}
             timings["total"] = sum(timings.values())
             info["timings"] = {k: round(v, 4) for k, v in timings.items()}
-        present = [(seg.labels == k).any(axis=(1, 2)) for k in range(1, seg.num_objects + 1)]
+        # frame by frame: a whole-video comparison would hold a (T, H, W) temporary as large as the masks
+        present = np.stack([np.bincount(lab.ravel(), minlength=seg.num_objects + 1)[1:seg.num_objects + 1] > 0
+                            for lab in seg.labels], 1) if len(seg.labels) else np.zeros((seg.num_objects, 0), bool)
         result = {
             "movseg_version": __version__,
             "input": str(video.source),

@@ -59,15 +59,22 @@ def read_video(
     p = Path(path)
     if not p.exists():
         raise MovsegError(f"input not found: {p} (give a video file or a folder of jpg/png frames)")
+    original = []  # (H, W) of the first frame as stored; every frame is downscaled as soon as it is decoded,
+    # so a long 4K video never sits in memory at full size
+
+    def keep(frame: np.ndarray) -> np.ndarray:
+        if not original:
+            original.append(frame.shape[:2])
+        return _resize(frame, max_side)
+
     if p.is_dir():
-        frames, names, fps = _read_folder(p, stride, max_frames, warn)
+        frames, names, fps = _read_folder(p, stride, max_frames, warn, keep)
     elif p.suffix.lower() in IMAGE_EXTENSIONS:
-        frames, names, fps = [_read_image(p)], [p.stem], DEFAULT_FOLDER_FPS
+        frames, names, fps = [keep(_read_image(p))], [p.stem], DEFAULT_FOLDER_FPS
     else:
-        frames, names, fps = _read_file(p, stride, max_frames)
-    original = frames[0].shape[:2]
-    frames = [_resize(f, max_side) for f in frames]
-    return Video(np.stack(frames), float(fps), names, str(p), (int(original[0]), int(original[1])))
+        frames, names, fps = _read_file(p, stride, max_frames, keep)
+    h0, w0 = original[0]
+    return Video(np.stack(frames), float(fps), names, str(p), (int(h0), int(w0)))
 
 
 def _resize(frame: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -79,7 +86,7 @@ def _resize(frame: np.ndarray, max_side: int | None) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
-def _read_folder(folder: Path, stride: int, max_frames: int | None, warn):
+def _read_folder(folder: Path, stride: int, max_frames: int | None, warn, keep):
     files = [f for f in folder.iterdir() if not f.name.startswith(".") and f.is_file()]
     images = [f for f in files if f.suffix.lower() in IMAGE_EXTENSIONS]
     others = sorted(f.name for f in files if f.suffix.lower() not in IMAGE_EXTENSIONS)
@@ -90,16 +97,16 @@ def _read_folder(folder: Path, stride: int, max_frames: int | None, warn):
     images = sorted(images, key=lambda f: natural_key(f.name))[::stride]
     if max_frames is not None:
         images = images[:max_frames]
-    frames = []
+    frames, first = [], None
     for f in images:
         frame = _read_image(f)
-        if frames and frame.shape != frames[0].shape:
-            h0, w0 = frames[0].shape[:2]
+        first = first or frame.shape
+        if frame.shape != first:
             raise MovsegError(
-                f"frame {f.name} is {frame.shape[1]}x{frame.shape[0]} but {images[0].name} is {w0}x{h0}: "
+                f"frame {f.name} is {frame.shape[1]}x{frame.shape[0]} but {images[0].name} is {first[1]}x{first[0]}: "
                 "all frames in a folder must have the same size"
             )
-        frames.append(frame)
+        frames.append(keep(frame))
     return frames, [f.stem for f in images], DEFAULT_FOLDER_FPS / stride
 
 
@@ -128,7 +135,7 @@ def to_rgb8(img: np.ndarray, bgr: bool = False) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1] if bgr else img)
 
 
-def _read_file(path: Path, stride: int, max_frames: int | None):
+def _read_file(path: Path, stride: int, max_frames: int | None, keep):
     import av
 
     hint = "check that it is a complete mp4/mov/avi/webm/mkv file"
@@ -149,7 +156,7 @@ def _read_file(path: Path, stride: int, max_frames: int | None):
                 decoded += 1
                 if (decoded - 1) % stride:
                     continue
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(keep(frame.to_ndarray(format="rgb24")))
                 if max_frames is not None and len(frames) >= max_frames:
                     stopped = True
                     break
