@@ -51,6 +51,24 @@ def test_stride_max_frames_and_resize(tmp_path):
     assert v.original_size == (96, 128)
 
 
+def test_large_jpegs_are_decoded_small_and_match_a_full_decode(tmp_path):
+    rng = np.random.default_rng(0)
+    small = cv2.resize(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), (400, 300), interpolation=cv2.INTER_CUBIC)
+    big = cv2.resize(small, (1600, 1200), interpolation=cv2.INTER_CUBIC)  # smooth content, 4x the target
+    (tmp_path / "seq").mkdir()
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / "seq" / f"{i}.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    v = read_video(tmp_path / "seq", max_side=400)  # decoded at 1/4 scale
+    assert v.frames.shape == (2, 300, 400, 3) and v.original_size == (1200, 1600)
+    full = cv2.resize(cv2.imread(str(tmp_path / "seq" / "0.jpg")), (400, 300), interpolation=cv2.INTER_AREA)[..., ::-1]
+    assert np.abs(v.frames[0].astype(int) - full).mean() < 3
+    one = read_video(tmp_path / "seq" / "1.jpg", max_side=500)  # a single image: 1/2 scale, then resized
+    assert one.frames.shape == (1, 375, 500, 3) and one.original_size == (1200, 1600)
+    cv2.imwrite(str(tmp_path / "seq" / "2.jpg"), big[:1196])  # 4 px shorter: the same size at 1/4 scale
+    with pytest.raises(MovsegError, match="same size"):
+        read_video(tmp_path / "seq", max_side=400)
+
+
 def test_natural_sort(tmp_path):
     frames, _ = moving_square_clip(T=11)
     d = tmp_path / "nat"

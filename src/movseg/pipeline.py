@@ -68,8 +68,12 @@ class SegmentResult:
     object_id: np.ndarray | None = None
 
 
-def segment_video(source: str | Path | Video, config: SegmentConfig | None = None) -> SegmentResult:
-    """Segment the independently moving objects of a video file, a frame folder or a :class:`Video`."""
+def segment_video(source: str | Path | Video, config: SegmentConfig | None = None,
+                  full_size: bool = True) -> SegmentResult:
+    """Segment the independently moving objects of a video file, a frame folder or a :class:`Video`.
+
+    ``full_size=False`` keeps the labels at the processing size (``result.video``'s frames) instead of
+    upsampling them to the input's size: :func:`run_segment` upsamples frame by frame as it writes."""
     config = config or SegmentConfig()
     if config.method not in METHODS:
         raise MovsegError(f"unknown method {config.method!r}: choose one of {', '.join(METHODS)}")
@@ -82,14 +86,16 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     timings["read"] = time.perf_counter() - t0
     if config.method != "movseg":
         t0 = time.perf_counter()
-        seg = _to_size(BASELINES[config.method](video), video.original_size)
+        seg = BASELINES[config.method](video)
+        seg = _to_size(seg, video.original_size) if full_size else seg
         timings["segment"] = time.perf_counter() - t0
         return SegmentResult(seg, video, timings)
     out = segment_moving_objects(video, config.movseg, progress=config.progress)
     t0 = time.perf_counter()
-    seg = _to_size(out.segmentation, video.original_size)
+    seg = _to_size(out.segmentation, video.original_size) if full_size else out.segmentation
     timings.update(out.timings)
-    timings["upsample"] = time.perf_counter() - t0
+    if full_size:
+        timings["upsample"] = time.perf_counter() - t0
     return SegmentResult(seg, video, timings, _to_original(out.tracks, video), out.dynamic_prob, out.object_id)
 
 
@@ -118,9 +124,12 @@ def _to_size(seg: Segmentation, size: tuple[int, int]) -> Segmentation:
 def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig | None = None,
                 name: str | None = None) -> tuple[Path, SegmentResult]:
     """Segment ``source`` and write ``<out_root>/<name>/`` atomically (``name`` defaults to the
-    input folder's name or the video file's stem); returns (that folder, result)."""
+    input folder's name or the video file's stem); returns (that folder, result).
+
+    The masks are written at the input's size, upsampled one frame at a time (a 4K video's masks are
+    never all in memory at full size); the returned result's labels stay at the processing size."""
     config = config or SegmentConfig()
-    result = segment_video(source, config)
+    result = segment_video(source, config, full_size=False)
     info = {"timings": result.timings, "config": asdict(config)}
     extra = {}
     if config.save_tracks and result.tracks is not None:
@@ -129,5 +138,5 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
                             object_id=result.object_id.astype(np.int32))
         extra["tracks.npz"] = buf.getvalue()
     folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay,
-                           extra_files=extra, name=name)
+                           extra_files=extra, name=name, size=result.video.original_size)
     return folder, result

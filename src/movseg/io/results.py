@@ -99,6 +99,7 @@ def write_results(
     overlay: bool = True,
     extra_files: dict[str, bytes] | None = None,
     name: str | None = None,
+    size: tuple[int, int] | None = None,
 ) -> Path:
     """Write ``<out_root>/<video.name>/`` atomically and return that path.
 
@@ -117,6 +118,8 @@ def write_results(
             ``timings`` gains ``write`` (this call) and ``total``.
         extra_files: more files to place in the result folder (name → bytes).
         name: the result folder's name (default: ``video.name``).
+        size: ``(H, W)`` to write the masks at, each upsampled (nearest) as it is written
+            (default: the labels' own size); the overlay stays at the frames' size.
     """
     from movseg import __version__
 
@@ -125,7 +128,10 @@ def write_results(
     start = time.perf_counter()
     with atomic_directory(final) as tmp:
         (tmp / "masks").mkdir()
+        out_h, out_w = size or seg.labels.shape[1:]
         for name, lab in zip(video.names, seg.labels):
+            if lab.shape != (out_h, out_w):
+                lab = cv2.resize(lab, (out_w, out_h), interpolation=cv2.INTER_NEAREST)
             write_mask(tmp / "masks" / f"{name}.png", lab)
         if overlay:
             write_video(tmp / "overlay.mp4", overlay_frames(video, seg.labels), video.fps)
@@ -144,7 +150,7 @@ def write_results(
             "input": str(video.source),
             "name": name,
             "frames": video.num_frames,
-            "size": [int(seg.labels.shape[1]), int(seg.labels.shape[2])],
+            "size": [int(out_h), int(out_w)],
             "fps": video.fps,
             "frame_names": list(video.names),
             "objects": [
