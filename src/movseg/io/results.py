@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -129,10 +130,15 @@ def write_results(
     with atomic_directory(final) as tmp:
         (tmp / "masks").mkdir()
         out_h, out_w = size or seg.labels.shape[1:]
-        for name, lab in zip(video.names, seg.labels):
+
+        def write_one(item: tuple[str, np.ndarray]) -> None:
+            frame_name, lab = item
             if lab.shape != (out_h, out_w):
                 lab = cv2.resize(lab, (out_w, out_h), interpolation=cv2.INTER_NEAREST)
-            write_mask(tmp / "masks" / f"{name}.png", lab)
+            write_mask(tmp / "masks" / f"{frame_name}.png", lab)
+
+        with ThreadPoolExecutor(2) as pool:  # PNG compression releases the GIL: 2x on 2 cores
+            list(pool.map(write_one, zip(video.names, seg.labels)))
         if overlay:
             write_video(tmp / "overlay.mp4", overlay_frames(video, seg.labels), video.fps)
         for fname, data in (extra_files or {}).items():
