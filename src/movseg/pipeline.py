@@ -37,7 +37,8 @@ PRESETS = {  # --preset: grid spacing, query step, track budget, segmenter setti
 class SegmentConfig:
     method: str = "movseg"  # "movseg" or a baseline (see movseg.baselines.METHODS)
     # process frames downscaled to this longest side (None: as they are); masks are written at full size. 854 is
-    # DAVIS 480p, where every default was chosen and timed; larger frames cost time and memory for no measured gain
+    # DAVIS 480p, where every default was chosen and timed; larger frames cost time and memory, for a gain
+    # nobody has measured (the masks stage alone at 854 instead of 480 px: +0.5 J&F, docs/benchmarks.md)
     max_side: int | None = 854
     stride: int = 1  # keep every stride-th frame of the input
     max_frames: int | None = None  # keep at most this many frames (after the stride)
