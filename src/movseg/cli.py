@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=_positive_int, default=8, help="query frames every N frames (default: %(default)s)")
     p.add_argument("--max-tracks", type=_positive_int, help="sample at most N queries")
     p.add_argument("--queries", help=".npy file of (N, 3) queries (t, x, y) in input pixels, instead of the grid")
-    p.add_argument("--max-side", type=_positive_int, help="track on frames downscaled to this longest side")
+    p.add_argument("--max-side", type=_positive_int, default=854,
+                   help="read frames downscaled to this longest side; tracks are written in input pixels "
+                        "(default: %(default)s; the flow tracker works at 480 px, so more only costs memory)")
     p.add_argument("--max-frames", type=_positive_int, help="keep at most N frames")
     p.add_argument("--vis", help="also draw the tracks: a .png (middle frame) or .mp4 (whole video)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
