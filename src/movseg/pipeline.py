@@ -88,7 +88,8 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     if config.method != "movseg":
         t0 = time.perf_counter()
         seg = BASELINES[config.method](video)
-        seg = _to_size(seg, video.original_size) if full_size else seg
+        if full_size:
+            seg = _to_size(seg, video.original_size)
         timings["segment"] = time.perf_counter() - t0
         return SegmentResult(seg, video, timings)
     out = segment_moving_objects(video, config.movseg, progress=config.progress)

@@ -59,22 +59,16 @@ def read_video(
     p = Path(path)
     if not p.exists():
         raise MovsegError(f"input not found: {p} (give a video file or a folder of jpg/png frames)")
-    original = []  # (H, W) of the first frame as stored; every frame is downscaled as soon as it is decoded,
-    # so a long 4K video never sits in memory at full size
-
-    def keep(frame: np.ndarray, stored: tuple[int, int] | None = None) -> np.ndarray:
-        if not original:
-            original.append(stored or frame.shape[:2])
-        return _resize(frame, max_side)
-
+    # every frame is downscaled as soon as it is decoded, so a long 4K video never sits in memory at full size;
+    # `original` is the stored (H, W) of the frames
     if p.is_dir():
-        frames, names, fps = _read_folder(p, stride, max_frames, warn, keep, max_side)
+        frames, names, fps, original = _read_folder(p, stride, max_frames, warn, max_side)
     elif p.suffix.lower() in IMAGE_EXTENSIONS:
-        frames, names, fps = [keep(*_read_image(p, max_side))], [p.stem], DEFAULT_FOLDER_FPS
+        image, original = _read_image(p, max_side)
+        frames, names, fps = [_resize(image, max_side)], [p.stem], DEFAULT_FOLDER_FPS
     else:
-        frames, names, fps = _read_file(p, stride, max_frames, keep)
-    h0, w0 = original[0]
-    return Video(np.stack(frames), float(fps), names, str(p), (int(h0), int(w0)))
+        frames, names, fps, original = _read_file(p, stride, max_frames, max_side)
+    return Video(np.stack(frames), float(fps), names, str(p), (int(original[0]), int(original[1])))
 
 
 def _resize(frame: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -86,7 +80,7 @@ def _resize(frame: np.ndarray, max_side: int | None) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
-def _read_folder(folder: Path, stride: int, max_frames: int | None, warn, keep, max_side: int | None):
+def _read_folder(folder: Path, stride: int, max_frames: int | None, warn, max_side: int | None):
     files = [f for f in folder.iterdir() if not f.name.startswith(".") and f.is_file()]
     images = [f for f in files if f.suffix.lower() in IMAGE_EXTENSIONS]
     others = sorted(f.name for f in files if f.suffix.lower() not in IMAGE_EXTENSIONS)
@@ -106,8 +100,8 @@ def _read_folder(folder: Path, stride: int, max_frames: int | None, warn, keep, 
                 f"frame {f.name} is {size[1]}x{size[0]} but {images[0].name} is {first[1]}x{first[0]}: "
                 "all frames in a folder must have the same size"
             )
-        frames.append(keep(frame, size))
-    return frames, [f.stem for f in images], DEFAULT_FOLDER_FPS / stride
+        frames.append(_resize(frame, max_side))
+    return frames, [f.stem for f in images], DEFAULT_FOLDER_FPS / stride, first
 
 
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -153,7 +147,7 @@ def to_rgb8(img: np.ndarray, bgr: bool = False) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1] if bgr else img)
 
 
-def _read_file(path: Path, stride: int, max_frames: int | None, keep):
+def _read_file(path: Path, stride: int, max_frames: int | None, max_side: int | None):
     import av
 
     hint = "check that it is a complete mp4/mov/avi/webm/mkv file"
@@ -168,13 +162,15 @@ def _read_file(path: Path, stride: int, max_frames: int | None, keep):
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or DEFAULT_FOLDER_FPS
         declared = stream.frames  # 0 when the container does not say
-        frames, decoded, stopped = [], 0, False
+        frames, decoded, stopped, original = [], 0, False, None
         try:
             for frame in container.decode(stream):
                 decoded += 1
                 if (decoded - 1) % stride:
                     continue
-                frames.append(keep(frame.to_ndarray(format="rgb24")))
+                image = frame.to_ndarray(format="rgb24")
+                original = original or image.shape[:2]
+                frames.append(_resize(image, max_side))
                 if max_frames is not None and len(frames) >= max_frames:
                     stopped = True
                     break
@@ -185,7 +181,7 @@ def _read_file(path: Path, stride: int, max_frames: int | None, keep):
     if not frames:
         raise MovsegError(f"video {path} contains no frames ({hint})")
     names = [f"{i:05d}" for i in range(len(frames))]
-    return frames, names, float(rate) / stride
+    return frames, names, float(rate) / stride, original
 
 
 def _reason(e: Exception) -> str:
