@@ -61,3 +61,25 @@ def test_roc_auc_matches_the_pairwise_definition():
     pairs = (pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean()
     assert abs(roc_auc(score, label) - pairs) < 1e-12
     assert np.isnan(roc_auc(score, np.zeros(200, bool)))
+
+
+def test_strided_davis_samples_are_every_sth_frame_tracked_anew(tmp_path):
+    from conftest import moving_square_clip, write_frames
+    from movseg.io.masks import write_mask
+    from movseg.train.data import load_sample, prepare_davis
+
+    root = tmp_path / "davis"
+    frames, labels = moving_square_clip(T=7, seed=3)
+    write_frames(root / "JPEGImages" / "480p" / "sq", frames, ext="png")
+    (root / "Annotations" / "480p" / "sq").mkdir(parents=True)
+    for t in range(7):
+        write_mask(root / "Annotations" / "480p" / "sq" / f"{t:05d}.png", labels[t] * 255)
+    paths = prepare_davis(tmp_path / "cache", root, ["sq"], progress=False, strides=(1, 2))
+    assert [p.name for p in paths] == ["sq.npz", "sq-s2o0.npz", "sq-s2o1.npz"]
+    full, even, odd = (load_sample(p) for p in paths)
+    assert full["valid"].shape[1] == 7 and even["valid"].shape[1] == 4 and odd["valid"].shape[1] == 3
+    for s in (full, even, odd):  # the square moves: its tracks are labelled moving, and some exist
+        assert 0 < s["label"].sum() < len(s["label"])
+    # twice the motion per frame: the square's displacement channel doubles (u, v, du, dv: du is channel 2)
+    du = lambda s: np.median(np.abs(s["points"][s["label"] == 1][..., 2][s["valid"][s["label"] == 1]]).astype(np.float32))
+    assert 1.6 < du(even) / du(full) < 2.4

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -37,13 +38,17 @@ def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "f
 
 
 def davis_sample(root: str | Path, sequence: str, grid_size: int = 10, step: int = 8, max_tracks: int | None = 5000,
-                 boundary_px: float = 3.0, tracker: str = "flow") -> dict:
+                 boundary_px: float = 3.0, tracker: str = "flow", stride: int = 1, offset: int = 0) -> dict:
     """Track a DAVIS sequence (SegAnyMo grid) and label each track by the ground-truth foreground at its
-    query point; points within ``boundary_px`` of the mask boundary are marked ``ignore``."""
+    query point; points within ``boundary_px`` of the mask boundary are marked ``ignore``. With
+    ``stride`` > 1 the video is every ``stride``-th frame from ``offset``: the same scene with
+    ``stride`` times the motion per frame, tracked anew."""
     from movseg.io.video import read_video
 
     root = Path(root)
     video = read_video(root / "JPEGImages" / "480p" / sequence)
+    if stride > 1:
+        video = Video(video.frames[offset::stride], video.fps / stride, video.names[offset::stride], video.source)
     q = make_queries(video.num_frames, video.height, video.width, grid_size, step, max_tracks)
     tracks = build_tracker(tracker)(video, q)
     label, ignore = davis_labels(root / "Annotations" / "480p" / sequence, video.names, q, boundary_px)
@@ -105,11 +110,17 @@ def prepare_synth(cache: str | Path, seed: int, scenes: int, preset: str = "trai
 
 
 def prepare_davis(cache: str | Path, root: str | Path, sequences: list[str], workers: int = 1,
-                  progress: bool = True) -> list[Path]:
-    """Cache one sample per DAVIS sequence in ``cache/davis/``."""
+                  progress: bool = True, strides: tuple[int, ...] = (1,)) -> list[Path]:
+    """Cache samples of DAVIS sequences in ``cache/davis/``: for each stride s, one per offset
+    0..s-1 (``<seq>.npz`` at stride 1, ``<seq>-s<s>o<offset>.npz`` otherwise)."""
     folder = Path(cache) / "davis"
     folder.mkdir(parents=True, exist_ok=True)
-    jobs = [(folder / f"{s}.npz", davis_sample, str(root), s) for s in sequences]
+    jobs = []
+    for s in sequences:
+        for st in strides:
+            for o in range(st):
+                name = f"{s}.npz" if st == 1 else f"{s}-s{st}o{o}.npz"
+                jobs.append((folder / name, partial(davis_sample, stride=st, offset=o), str(root), s))
     _run(jobs, workers, progress, "tracks davis")
     return [j[0] for j in jobs]
 
