@@ -80,6 +80,8 @@ def test_strided_davis_samples_are_every_sth_frame_tracked_anew(tmp_path):
     assert full["valid"].shape[1] == 7 and even["valid"].shape[1] == 4 and odd["valid"].shape[1] == 3
     for s in (full, even, odd):  # the square moves: its tracks are labelled moving, and some exist
         assert 0 < s["label"].sum() < len(s["label"])
-    # twice the motion per frame: the square's displacement channel doubles (u, v, du, dv: du is channel 2)
-    du = lambda s: np.median(np.abs(s["points"][s["label"] == 1][..., 2][s["valid"][s["label"] == 1]]).astype(np.float32))
-    assert 1.6 < du(even) / du(full) < 2.4
+    def du(s):  # median |du| (channel 2) over the valid points of the square's tracks
+        on = s["label"] == 1
+        return np.median(np.abs(s["points"][on][..., 2][s["valid"][on]].astype(np.float32)))
+
+    assert 1.6 < du(even) / du(full) < 2.4  # twice the motion per frame
