@@ -155,8 +155,36 @@ def test_chunked_prediction_covers_every_track_once():
     cues = TrackCues(rng.normal(size=(50, 5, 9)).astype(np.float32), rng.random((50, 5)) > 0.2,
                      rng.normal(size=(50, 7)).astype(np.float32))
     p = predict_dynamic(model, cues, chunk=16)
-    assert p.shape == (50,) and ((p > 0) & (p < 1)).all()
+    seen = cues.valid.any(1)
+    assert p.shape == (50,) and ((p[seen] > 0) & (p[seen] < 1)).all() and (p[~seen] == 0).all()
     assert len(predict_dynamic(model, cues.subset(slice(0, 0)))) == 0
+
+
+def test_long_videos_are_scored_in_windows_of_the_training_length():
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY).eval()
+    rng = np.random.default_rng(1)
+    n, t = 30, 48
+    valid = np.ones((n, t), bool)
+    valid[:10, 24:] = False  # first window only
+    valid[10:20, :24] = False  # second window only
+    valid[20:25, 30:] = False  # 24 valid points in the first window, 6 in the second
+    valid[29] = False  # never valid
+    cues = TrackCues(rng.normal(size=(n, t, 9)).astype(np.float32), valid, rng.normal(size=(n, 7)).astype(np.float32))
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+
+    def alone(rows, frames):  # the tracks valid in one window, scored as a video of that window only
+        return logit(predict_dynamic(model, cues.subset(rows).frames(frames), window=None).astype(np.float64))
+
+    first, second = alone(np.r_[0:10, 20:29], slice(0, 24)), alone(np.r_[10:29], slice(24, 48))
+    got = logit(predict_dynamic(model, cues, window=24)[:29].astype(np.float64))
+    np.testing.assert_allclose(got[:10], first[:10], atol=1e-4)
+    np.testing.assert_allclose(got[10:20], second[:10], atol=1e-4)
+    np.testing.assert_allclose(got[20:25], (24 * first[10:15] + 6 * second[10:15]) / 30, atol=1e-4)
+    np.testing.assert_allclose(got[25:29], (first[15:] + second[15:]) / 2, atol=1e-4)
+    assert predict_dynamic(model, cues)[29] == 0
+    short = cues.frames(slice(0, 20))  # no longer than a window: one pass, as with window=None
+    np.testing.assert_array_equal(predict_dynamic(model, short), predict_dynamic(model, short, window=None))
 
 
 def test_blocks_run_on_valid_tokens_only_with_the_same_result():

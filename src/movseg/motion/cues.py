@@ -52,7 +52,12 @@ class TrackCues:
     appearance: np.ndarray  # (N, A) float32
 
     def subset(self, idx) -> "TrackCues":
+        """The tracks ``idx`` (an index or mask over N)."""
         return TrackCues(self.points[idx], self.valid[idx], self.appearance[idx])
+
+    def frames(self, window: slice) -> "TrackCues":
+        """All tracks over the frames ``window`` (the per-track appearance is kept)."""
+        return TrackCues(self.points[:, window], self.valid[:, window], self.appearance)
 
 
 def track_cues(video: Video, tracks: Tracks, config: CueConfig | None = None,

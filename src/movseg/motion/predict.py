@@ -59,21 +59,45 @@ def load_model(path: str | Path | None = None, config: MotionModelConfig | None 
     return model.to(device).eval()
 
 
-@torch.inference_mode()
-def predict_dynamic(model: TrackTransformer, cues: TrackCues, chunk: int = 256, seed: int = 0) -> np.ndarray:
-    """P(dynamic) ``float32 (N,)`` for every track.
+# the longest stretch of frames the model sees at once; training windows are 8–24 frames, so its time
+# embedding has never seen a later frame index (docs/motion.md, "Inference in windows")
+WINDOW = 24
 
-    Attention across tracks runs within chunks of at most ``chunk`` tracks (a
-    seeded random partition into equal parts): memory stays linear in the
-    number of tracks, and every chunk looks like a training sample (64–256
-    tracks). 5,000 tracks x 80 frames on 2 cores: chunk 256 takes 3.0 s and
-    +170 MB, chunk 512 3.6 s and +290 MB, at the same F1 and AUC
-    (``python benchmarks/motion_speed.py --chunk N``).
+
+@torch.inference_mode()
+def predict_dynamic(model: TrackTransformer, cues: TrackCues, chunk: int = 256, seed: int = 0,
+                    window: int | None = WINDOW) -> np.ndarray:
+    """P(dynamic) ``float32 (N,)`` for every track; 0 for a track without a valid point.
+
+    A video longer than ``window`` frames is cut into consecutive windows of ``window`` frames (the
+    last one ends at the last frame), the length the model was trained on. Each track is scored in
+    every window where it has a valid point; its logit is the mean of those scores weighted by its
+    valid points in each. ``window=None`` scores the whole video at once.
+
+    Attention across tracks runs within chunks of at most ``chunk`` tracks (a seeded random
+    partition into equal parts): memory stays linear in the number of tracks, and every chunk looks
+    like a training sample (64–256 tracks).
     """
+    n, t = cues.valid.shape
+    window = max(1, t if window is None else min(window, t))
+    total, weight = np.zeros(n), np.zeros(n)
+    for start in [*range(0, t - window, window), t - window] if n and t else []:
+        part = cues.frames(slice(start, start + window))
+        rows = np.flatnonzero(part.valid.any(1))
+        if len(rows) == 0:
+            continue
+        w = part.valid[rows].sum(1)
+        total[rows] += w * _logits(model, part.subset(rows), chunk, seed)
+        weight[rows] += w
+    out = _sigmoid(total / np.maximum(weight, 1))
+    out[weight == 0] = 0.0  # never valid: no evidence of motion
+    return out
+
+
+def _logits(model: TrackTransformer, cues: TrackCues, chunk: int, seed: int) -> np.ndarray:
+    """Logits ``float32 (N,)`` of all tracks of ``cues`` (N ≥ 1), in seeded random chunks."""
     n = len(cues.valid)
     out = np.zeros(n, np.float32)
-    if n == 0:
-        return out
     device = next(model.parameters()).device
     parts = np.array_split(np.random.default_rng(seed).permutation(n), -(-n // chunk))
     for idx in parts:
@@ -81,8 +105,12 @@ def predict_dynamic(model: TrackTransformer, cues: TrackCues, chunk: int = 256, 
         p = torch.from_numpy(cues.points[idx]).float()[None].to(device)
         v = torch.from_numpy(cues.valid[idx])[None].to(device)
         a = torch.from_numpy(cues.appearance[idx]).float()[None].to(device)
-        out[idx] = torch.sigmoid(model(p, v, a)[0]).cpu().numpy()
+        out[idx] = model(p, v, a)[0].float().cpu().numpy()
     return out
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1 / (1 + np.exp(-np.asarray(x, np.float64)))).astype(np.float32)
 
 
 _RES = POINT_CHANNELS.index("res_h1")
