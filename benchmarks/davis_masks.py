@@ -7,6 +7,7 @@ then score segmenter settings (MOS J, F, J&F) without re-tracking.
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --fix bg-near --per-sequence
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --group motion_tol=0.2 --per-sequence
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights runs/motion/best.safetensors
+    python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights default --window 24 --group threshold=0.5
 
 ``--fix CLASS`` gives one class of tracks (by where the query point lies relative to the
 ground-truth mask, see ``ERROR_CLASSES``) its ground-truth label and keeps the transformer's
@@ -139,8 +140,11 @@ def main() -> None:
     ap.add_argument("--max-tracks", type=int, default=MethodConfig.max_tracks, help="track budget (default: %(default)s)")
     ap.add_argument("--group", help="regroup the tracks with these GroupConfig settings k=v,k=v "
                     "(e.g. threshold=0.6,motion_tol=0.2)")
-    ap.add_argument("--weights", help="P(dynamic) from these track-transformer weights (cues recomputed from the "
-                    "cached tracks), objects regrouped")
+    ap.add_argument("--weights", help="P(dynamic) from these track-transformer weights ('default': the shipped "
+                    "ones; cues recomputed from the cached tracks), objects regrouped")
+    ap.add_argument("--window", type=int, default=MethodConfig.motion_window or 0,
+                    help="with --weights: score tracks in windows of this many frames (0 = the whole video at once; "
+                    "default: the pipeline's, %(default)s)")
     ap.add_argument("--negative", type=float, help="tracks below this P(dynamic) prompt as background "
                     "(default: the grouping threshold)")
     args = ap.parse_args()
@@ -167,10 +171,10 @@ def main() -> None:
         from movseg.motion import load_model, predict_dynamic, track_cues
         from movseg.objects import group_tracks
 
-        model = load_model(args.weights) if args.weights else None
+        model = load_model(None if args.weights == "default" else args.weights) if args.weights else None
         for s, (video, tracks, prob, obj) in data.items():
             if model is not None:
-                prob = predict_dynamic(model, track_cues(video, tracks))
+                prob = predict_dynamic(model, track_cues(video, tracks), window=args.window or None)
             obj = group_tracks(tracks, prob, (video.height, video.width), group)
             data[s] = (video, tracks, prob, obj)
     for setting in args.set or [""]:

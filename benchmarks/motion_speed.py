@@ -1,7 +1,7 @@
 """Inference time and peak memory of the track transformer: 5,000 tracks x 80 frames on CPU.
 
     python benchmarks/motion_speed.py [--tracks 5000] [--frames 80] [--valid 0.55] [--chunk 256] [--threads 2]
-    python benchmarks/motion_speed.py --davis ../shared/data/davis2016 --sequence mallard-fly
+    python benchmarks/motion_speed.py --davis ../shared/data/davis2016 --sequence mallard-fly [--window 24]
 
 Random cues of the real shapes (the model's cost does not depend on the values,
 only on which points are valid); the shipped weights. Each track is valid on one
@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--valid", type=float, default=0.55, help="mean share of valid frames per track")
     ap.add_argument("--chunk", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--window", type=int, default=0,
+                    help="score in windows of this many frames (0: the whole video at once, as the pipeline does)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--davis", help="DAVIS root: time the real cues of --sequence instead of random ones")
     ap.add_argument("--sequence", default="rhino")
@@ -45,10 +47,11 @@ def main() -> None:
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        predict_dynamic(model, cues, chunk=args.chunk)
+        predict_dynamic(model, cues, chunk=args.chunk, window=args.window or None)
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{n} tracks x {t} frames ({valid.mean():.0%} valid), chunk {args.chunk}, {args.threads} threads: "
+    print(f"{n} tracks x {t} frames ({valid.mean():.0%} valid), chunk {args.chunk}, window {args.window or 'none'}, "
+          f"{args.threads} threads: "
           f"{np.median(times):.2f} s per call ({1000 * np.median(times) / t:.0f} ms/frame), "
           f"peak RSS {peak:.0f} MB (before inference {base:.0f} MB)")
 
