@@ -160,6 +160,18 @@ def test_chunked_prediction_covers_every_track_once():
     assert len(predict_dynamic(model, cues.subset(slice(0, 0)))) == 0
 
 
+def test_time_offset_shifts_the_frame_indices_the_model_sees():
+    from movseg.motion.model import _time_embedding
+
+    late = _time_embedding(5, 3, 16, "cpu", torch.float32)  # frames 5, 6, 7
+    torch.testing.assert_close(late, _time_embedding(0, 8, 16, "cpu", torch.float32)[5:])
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY).eval()
+    x = torch.randn(1, 6, 4, 9), torch.ones(1, 6, 4, dtype=torch.bool), torch.randn(1, 6, 7)
+    with torch.no_grad():
+        assert not torch.allclose(model(*x), model(*x, t0=20))
+
+
 def test_long_videos_are_scored_in_windows_of_the_training_length():
     torch.manual_seed(0)
     model = TrackTransformer(TINY).eval()

@@ -20,7 +20,7 @@ def tiny_config(tmp_path, steps: int) -> dict:
 
     return {"out": str(tmp_path / "run"), "cache": str(tmp_path / "cache"), "synth_scenes": 2, "val_scenes": 1,
             "steps": steps, "val_every": 2, "batch": 2, "min_tracks": 16, "max_tracks": 32, "min_frames": 6,
-            "max_frames": 10, "workers": 1, "device": "cpu", "model": asdict(TINY)}
+            "max_frames": 10, "time_offset": 8, "workers": 1, "device": "cpu", "model": asdict(TINY)}
 
 
 def test_train_writes_checkpoints_and_resumes(tmp_path):

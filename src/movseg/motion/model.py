@@ -126,6 +126,7 @@ class TrackTransformer(nn.Module):
         valid: ``bool (B, N, T)`` valid points.
         appearance: ``float32 (B, N, A)``.
         tracks_valid: ``bool (B, N)``; False marks padding tracks (default: all True).
+        t0: index of the first frame, for the time embedding (training may offset its windows).
 
     Returns:
         ``float32 (B, N)`` logits of P(track belongs to an independently moving object).
@@ -149,7 +150,7 @@ class TrackTransformer(nn.Module):
         self.cross = nn.ModuleList(CrossBlock(c.dim, c.dec_heads, c.dec_ff) for _ in range(c.dec_layers))
         self.head = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.dim), nn.GELU(), nn.Linear(c.dim, 1))  # MLP 2
 
-    def _tokens(self, points: torch.Tensor, valid: torch.Tensor, appearance: torch.Tensor) -> torch.Tensor:
+    def _tokens(self, points: torch.Tensor, valid: torch.Tensor, appearance: torch.Tensor, t0: int) -> torch.Tensor:
         c = self.config
         uv, duv = points[..., 0:2], points[..., 2:4] * c.delta_scale
         parts = [frequency_encoding(torch.cat([uv, duv], -1), c.freqs), points[..., 4:6]]
@@ -162,14 +163,14 @@ class TrackTransformer(nn.Module):
         x = self.embed(torch.cat(parts, -1))  # (B, N, T, D)
         x = torch.where(valid[..., None], x, self.mask_token)
         t = points.shape[2]
-        return x + _time_embedding(t, c.dim, x.device, x.dtype)  # (B, N, T, D)
+        return x + _time_embedding(t0, t, c.dim, x.device, x.dtype)  # (B, N, T, D)
 
-    def forward(self, points, valid, appearance, tracks_valid=None):
+    def forward(self, points, valid, appearance, tracks_valid=None, t0: int = 0):
         b, n, t, _ = points.shape
         if tracks_valid is None:
             tracks_valid = torch.ones(b, n, dtype=torch.bool, device=points.device)
         valid = valid & tracks_valid[..., None]
-        x = self._tokens(points, valid, appearance)
+        x = self._tokens(points, valid, appearance, t0)
         d = x.shape[-1]
         # inference skips invalid tokens (same result); in training, on small batches, the gathering costs more
         run = (lambda block, xr, vr: block(xr, vr)) if self.training else valid_only
@@ -217,9 +218,9 @@ def valid_only(block: Block, x: torch.Tensor, valid: torch.Tensor, buckets: int 
     return out
 
 
-def _time_embedding(t: int, dim: int, device, dtype) -> torch.Tensor:
-    """Sinusoidal embedding of frame indices, ``(T, D)``."""
-    pos = torch.arange(t, device=device, dtype=dtype)[:, None]
+def _time_embedding(t0: int, t: int, dim: int, device, dtype) -> torch.Tensor:
+    """Sinusoidal embedding of frame indices ``t0 .. t0 + T - 1``, ``(T, D)``."""
+    pos = torch.arange(t0, t0 + t, device=device, dtype=dtype)[:, None]
     div = torch.exp(torch.arange(0, dim, 2, device=device, dtype=dtype) * (-math.log(1000.0) / dim))
     emb = torch.zeros(t, dim, device=device, dtype=dtype)
     emb[:, 0::2] = torch.sin(pos * div)

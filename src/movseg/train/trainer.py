@@ -49,6 +49,7 @@ class TrainConfig:
     max_tracks: int = 256
     min_frames: int = 8  # temporal window per batch: uniform in [min_frames, max_frames]
     max_frames: int = 24
+    time_offset: int = 0  # each batch's frame indices start at a random index up to this (0: always at 0)
     lr: float = 1e-4  # Adam learning rate (paper 1e-4)
     weight_decay: float = 1e-4  # paper 1e-4
     warmup: int = 200  # linear warm-up steps, then cosine decay to lr / 20
@@ -229,7 +230,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         for g in opt.param_groups:
             g["lr"] = _lr(cfg, step)
         pts, val, app, tv, lab = (torch.from_numpy(a).to(device) for a in make_batch(train_s, rng, cfg, davis_s))
-        logits = model(pts, val, app, tv)
+        t0 = int(rng.integers(0, cfg.time_offset + 1)) if cfg.time_offset else 0
+        logits = model(pts, val, app, tv, t0)
         w = tv.float() * torch.where(lab > 0, pos_weight, 1.0)
         loss = (F.binary_cross_entropy_with_logits(logits, lab, reduction="none") * w).sum() / w.sum().clamp_min(1)
         opt.zero_grad(set_to_none=True)
