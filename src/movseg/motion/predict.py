@@ -105,7 +105,7 @@ def _logits(model: TrackTransformer, cues: TrackCues, chunk: int, seed: int) -> 
         p = torch.from_numpy(cues.points[idx]).float()[None].to(device)
         v = torch.from_numpy(cues.valid[idx])[None].to(device)
         a = torch.from_numpy(cues.appearance[idx]).float()[None].to(device)
-        out[idx] = model(p, v, a)[0].float().cpu().numpy()
+        out[idx] = model(p, v, a)[0].cpu().numpy()
     return out
 
 
