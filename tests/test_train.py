@@ -8,11 +8,13 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
+import torch
 
 from movseg.cli import main
 from movseg.errors import MovsegError
 from movseg.motion import load_model
 from movseg.train import load_config
+from movseg.train.trainer import train
 
 
 def tiny_config(tmp_path, steps: int) -> dict:
@@ -85,3 +87,24 @@ def test_strided_davis_samples_are_every_sth_frame_tracked_anew(tmp_path):
         return np.median(np.abs(s["points"][on][..., 2][s["valid"][on]].astype(np.float32)))
 
     assert 1.6 < du(even) / du(full) < 2.4  # twice the motion per frame
+
+
+def test_training_can_start_from_given_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    first = tiny_config(tmp_path, 2)
+    assert main(["train", "--config", _write(tmp_path / "a.json", first), "-q"]) == 0
+    start = tmp_path / "run" / "last.safetensors"
+    # with lr 0 the weights cannot move, so the fine-tuned run must end exactly where it started
+    second = {**tiny_config(tmp_path, 2), "out": str(tmp_path / "tuned"), "init": str(start), "lr": 0.0}
+    assert main(["train", "--config", _write(tmp_path / "b.json", second), "-q"]) == 0
+    a, b = load_file(str(start)), load_file(str(tmp_path / "tuned" / "last.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    other = {**second, "out": str(tmp_path / "bad"), "model": {**second["model"], "dim": 2 * second["model"]["dim"]}}
+    with pytest.raises(MovsegError, match="another model config"):
+        train(load_config(_write(tmp_path / "c.json", other)), progress=False)
+
+
+def _write(path, cfg: dict) -> str:
+    path.write_text(json.dumps(cfg))
+    return str(path)

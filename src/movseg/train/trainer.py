@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from movseg.errors import MovsegError
 from movseg.motion.cues import TrackCues
 from movseg.motion.model import MotionModelConfig, TrackTransformer, unknown_fields
-from movseg.motion.predict import predict_dynamic, save_model
+from movseg.motion.predict import load_model, predict_dynamic, save_model
 from movseg.train import data
 
 DAVIS_HOLDOUT = ("breakdance-flare", "elephant", "kite-walk", "motocross-bumps", "tennis")
@@ -50,6 +50,7 @@ class TrainConfig:
     min_frames: int = 8  # temporal window per batch: uniform in [min_frames, max_frames]
     max_frames: int = 24
     time_offset: int = 0  # each batch's frame indices start at a random index up to this (0: always at 0)
+    init: str | None = None  # start from these weights (.safetensors, same model config): fine-tuning
     lr: float = 1e-4  # Adam learning rate (paper 1e-4)
     weight_decay: float = 1e-4  # paper 1e-4
     warmup: int = 200  # linear warm-up steps, then cosine decay to lr / 20
@@ -210,6 +211,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     pos_weight = cfg.pos_weight or float(np.sqrt((labels == 0).sum() / max(1, labels.sum())))
 
     model = TrackTransformer(cfg.model).to(device)
+    if cfg.init and not resume:
+        model.load_state_dict(load_model(cfg.init, cfg.model).state_dict())
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best = 0, {"f1": -1.0}
     if resume:
