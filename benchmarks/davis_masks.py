@@ -29,7 +29,7 @@ from movseg.io.masks import read_mask
 from movseg.io.video import read_video
 from movseg.masks import build_segmenter
 from movseg.method import MethodConfig, prompt_objects, segment_moving_objects
-from movseg.objects import GroupConfig
+from movseg.objects import GroupConfig, group_tracks
 from movseg.types import Tracks
 
 
@@ -44,6 +44,28 @@ def stage_outputs(root: Path, seq: str, cache: Path, cfg: MethodConfig | None = 
     z = np.load(path)
     tracks = Tracks(z["xy"], z["visible"], z["confidence"], z["query_frame"])
     return video, tracks, z["dynamic_prob"], z["object_id"]
+
+
+def mos_j_f(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, obj: np.ndarray, seg,
+            negative: float) -> tuple[float, float]:
+    """MOS J and F (means over frames) of one sequence: every object of ``obj`` prompted as
+    `movseg segment` does (tracks below ``negative`` are background) and the masks merged."""
+    state = seg.init_state(video)
+    prompt_objects(seg, state, tracks, obj, prob, negative)
+    pred = np.zeros((video.num_frames, video.height, video.width), bool)
+    for f, ids, masks in seg.propagate(state):
+        if len(ids):
+            pred[f] = masks.any(0)
+    gt = np.stack([read_mask(root / "Annotations" / "480p" / seq / f"{n}.png") > 0 for n in video.names])
+    return float(np.mean(jaccard(gt, pred))), float(np.mean(boundary_f(gt, pred)))
+
+
+def score_sequence(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray) -> float:
+    """MOS J&F of one sequence with the default grouping and segmenter, from P(dynamic) ``prob``."""
+    group = GroupConfig()
+    obj = group_tracks(tracks, prob, (video.height, video.width), group)
+    j, f = mos_j_f(root, seq, video, tracks, prob, obj, build_segmenter("tracks"), group.threshold)
+    return (j + f) / 2
 
 
 # class → (on the ground-truth foreground?, lowest distance (exclusive), highest distance (inclusive)),
@@ -169,7 +191,6 @@ def main() -> None:
             data[s] = (video, tracks, *fix_labels(prob, obj, fg, dist, args.fix))
     elif args.group is not None or args.weights:
         from movseg.motion import load_model, predict_dynamic, track_cues
-        from movseg.objects import group_tracks
 
         model = load_model(None if args.weights == "default" else args.weights) if args.weights else None
         for s, (video, tracks, prob, obj) in data.items():
@@ -178,21 +199,14 @@ def main() -> None:
             obj = group_tracks(tracks, prob, (video.height, video.width), group)
             data[s] = (video, tracks, prob, obj)
     for setting in args.set or [""]:
-        cfg = parse(setting)
-        seg = build_segmenter("tracks", **cfg)
+        seg = build_segmenter("tracks", **parse(setting))
         js, fs, t0 = [], [], time.perf_counter()
         for s, (video, tracks, prob, obj) in data.items():
-            state = seg.init_state(video)
-            prompt_objects(seg, state, tracks, obj, prob, args.negative or group.threshold)
-            pred = np.zeros((video.num_frames, video.height, video.width), bool)
-            for f, ids, masks in seg.propagate(state):
-                if len(ids):
-                    pred[f] = masks.any(0)
-            gt = np.stack([read_mask(root / "Annotations" / "480p" / s / f"{n}.png") > 0 for n in video.names])
-            js.append(np.mean(jaccard(gt, pred)))
-            fs.append(np.mean(boundary_f(gt, pred)))
+            j, f = mos_j_f(root, s, video, tracks, prob, obj, seg, args.negative or group.threshold)
+            js.append(j)
+            fs.append(f)
             if args.per_sequence:
-                print(f"  {s:<20} J&F {50 * (js[-1] + fs[-1]):5.1f}", flush=True)
+                print(f"  {s:<20} J&F {50 * (j + f):5.1f}", flush=True)
         J, F = 100 * np.mean(js), 100 * np.mean(fs)
         print(f"{setting or 'default':<40} J {J:5.1f} F {F:5.1f} J&F {(J + F) / 2:5.1f}  ({time.perf_counter() - t0:.0f} s)",
               flush=True)
