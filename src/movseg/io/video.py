@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable
@@ -91,16 +92,20 @@ def _read_folder(folder: Path, stride: int, max_frames: int | None, warn, max_si
     images = sorted(images, key=lambda f: natural_key(f.name))[::stride]
     if max_frames is not None:
         images = images[:max_frames]
-    frames, first = [], None
-    for f in images:
+    def read(f: Path) -> tuple[np.ndarray, tuple[int, int]]:
         frame, size = _read_image(f, max_side)
-        first = first or size
-        if size != first:
-            raise MovsegError(
-                f"frame {f.name} is {size[1]}x{size[0]} but {images[0].name} is {first[1]}x{first[0]}: "
-                "all frames in a folder must have the same size"
-            )
-        frames.append(_resize(frame, max_side))
+        return _resize(frame, max_side), size
+
+    frames, first = [], None
+    with ThreadPoolExecutor(2) as pool:  # decoding releases the GIL: ~2x on 2 cores
+        for f, (frame, size) in zip(images, pool.map(read, images)):
+            first = first or size
+            if size != first:
+                raise MovsegError(
+                    f"frame {f.name} is {size[1]}x{size[0]} but {images[0].name} is {first[1]}x{first[0]}: "
+                    "all frames in a folder must have the same size"
+                )
+            frames.append(frame)
     return frames, [f.stem for f in images], DEFAULT_FOLDER_FPS / stride, first
 
 
