@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from movseg.io.masks import read_mask
 from movseg.io.video import read_video
 from movseg.masks import build_segmenter
 from movseg.method import MethodConfig, prompt_objects, segment_moving_objects
-from movseg.objects import GroupConfig, group_tracks
+from movseg.objects import GroupConfig, group_tracks, resolve_threshold
 from movseg.types import Tracks
 
 
@@ -60,9 +61,10 @@ def mos_j_f(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, obj: 
     return float(np.mean(jaccard(gt, pred))), float(np.mean(boundary_f(gt, pred)))
 
 
-def score_sequence(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray) -> float:
-    """MOS J&F of one sequence with the default grouping and segmenter, from P(dynamic) ``prob``."""
-    group = GroupConfig()
+def score_sequence(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, threshold: float | None = None) -> float:
+    """MOS J&F of one sequence with the default grouping (at ``threshold``, default
+    :data:`~movseg.objects.DEFAULT_THRESHOLD`) and segmenter, from P(dynamic) ``prob``."""
+    group = GroupConfig(threshold=resolve_threshold(threshold))
     obj = group_tracks(tracks, prob, (video.height, video.width), group)
     j, f = mos_j_f(root, seq, video, tracks, prob, obj, build_segmenter("tracks"), group.threshold)
     return (j + f) / 2
@@ -171,6 +173,13 @@ def main() -> None:
                     "(default: the grouping threshold)")
     args = ap.parse_args()
     group = GroupConfig(**parse(args.group or ""))
+    model = None
+    if args.weights:
+        from movseg.motion import load_model
+
+        model = load_model(None if args.weights == "default" else args.weights)
+    # the cached P(dynamic) came from the shipped weights: theirs is the threshold when none is given
+    group = replace(group, threshold=resolve_threshold(group.threshold, model.threshold if model else shipped_threshold()))
     root = Path(args.root)
     seqs = args.sequences.split(",") if args.sequences else (root / "sequences.txt").read_text().split()
     method = MethodConfig(grid_size=args.grid_size, max_tracks=args.max_tracks)
@@ -190,9 +199,8 @@ def main() -> None:
             fg, dist = query_truth(root, s, video.names, tracks)
             data[s] = (video, tracks, *fix_labels(prob, obj, fg, dist, args.fix))
     elif args.group is not None or args.weights:
-        from movseg.motion import load_model, predict_dynamic, track_cues
+        from movseg.motion import predict_dynamic, track_cues
 
-        model = load_model(None if args.weights == "default" else args.weights) if args.weights else None
         for s, (video, tracks, prob, obj) in data.items():
             if model is not None:
                 prob = predict_dynamic(model, track_cues(video, tracks), window=args.window or None)
@@ -210,6 +218,13 @@ def main() -> None:
         J, F = 100 * np.mean(js), 100 * np.mean(fs)
         print(f"{setting or 'default':<40} J {J:5.1f} F {F:5.1f} J&F {(J + F) / 2:5.1f}  ({time.perf_counter() - t0:.0f} s)",
               flush=True)
+
+
+def shipped_threshold() -> float | None:
+    """The grouping threshold stored in the shipped weights (None when they have none)."""
+    from movseg.motion import load_model
+
+    return load_model().threshold
 
 
 if __name__ == "__main__":

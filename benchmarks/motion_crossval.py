@@ -10,7 +10,9 @@ Track level uses the training cache's DAVIS samples (grid 10, 5,000 tracks; grou
 the query point, points within 3 px of the boundary left out), scored on the whole video at once as
 ``movseg segment`` does, and in windows of 24 frames as ``movseg bench motion`` does. ``--jf`` adds
 the end-to-end J&F of each held-out sequence, from the stage outputs that ``davis_masks.py`` caches
-(10,000 tracks), with the default grouping and segmenter.
+(10,000 tracks), with the default segmenter and grouping at the fold's threshold: with ``--static``
+(camera-only scenes) it is chosen on the fold's own trained-on sequences as ``choose_threshold.py``
+does and stored in the fold's weights, the protocol the shipped weights follow.
 
 Short runs (1,500 steps) measure how well the method generalises across sequences, not the shipped
 weights (8,000 steps).
@@ -31,6 +33,7 @@ from movseg.train import data, load_config
 from movseg.train.trainer import DAVIS_HOLDOUT, classification_scores, train
 
 sys.path.insert(0, str(Path(__file__).parent))
+from choose_threshold import CANDIDATES, choose, davis_scores, false_frames, write_threshold  # noqa: E402
 from davis_masks import score_sequence, stage_outputs  # noqa: E402
 
 MODES = {"whole": None, "w24": 24}  # scoring: the whole video at once (the pipeline), windows of 24
@@ -51,6 +54,8 @@ def main() -> None:
     ap.add_argument("--jf", action="store_true", help="also score each held-out sequence end to end (J&F)")
     ap.add_argument("--stages", default="out/stages", help="stage-output cache of davis_masks.py (with --jf)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--static", help="with --jf: camera-only scenes for choosing each fold's grouping threshold "
+                    "(choose_threshold.py); without it, a fold's weights keep theirs (or the default)")
     args = ap.parse_args()
     root = Path(args.davis)
     seqs = list_sequences(root / "Annotations" / "480p")
@@ -63,11 +68,18 @@ def main() -> None:
             print(f"fold {i}: training without {', '.join(fold)}", flush=True)
             train(cfg, progress=False)
         model = load_model(weights)
+        if args.jf and args.static and model.threshold is None:  # chosen on the fold's trained-on sequences
+            trained_on = [s for s in seqs if s not in fold]
+            jf = davis_scores(model, root, trained_on, Path(args.stages), CANDIDATES)
+            false, total = false_frames(model, Path(args.static), CANDIDATES)
+            model.threshold = choose(jf, false, total)
+            write_threshold(weights, model, model.threshold, {"sequences": trained_on, "jf": jf, "false": false, "frames": total})
+            print(f"fold {i}: threshold {model.threshold} chosen on its {len(trained_on)} trained-on sequences", flush=True)
         for s, path in zip(fold, data.prepare_davis(cfg.cache, root, fold, cfg.workers, False)):
             smp = data.load_sample(path)
             cues = TrackCues(smp["points"].astype(np.float32), smp["valid"], smp["appearance"].astype(np.float32))
             keep = ~smp["ignore"]
-            row = {"fold": i}
+            row = {"fold": i, "threshold": model.threshold}
             for m, window in MODES.items():
                 p, lab = predict_dynamic(model, cues, window=window)[keep], smp["label"][keep]
                 a, b = classification_scores(p, lab, 0.5), classification_scores(p, lab, 0.7)
@@ -77,7 +89,7 @@ def main() -> None:
             if args.jf:
                 video, tracks, _, _ = stage_outputs(root, s, Path(args.stages))
                 prob = predict_dynamic(model, track_cues(video, tracks), window=None)
-                row["jf"] = score_sequence(root, s, video, tracks, prob)
+                row["jf"] = score_sequence(root, s, video, tracks, prob, model.threshold)
             rows[s] = row
             jf = f"  J&F {100 * row['jf']:5.1f}" if args.jf else ""
             print(f"  {s:<20} fold {i}  whole F1 {row['whole']['f1']:.3f} AUC {row['whole']['auc']:.3f}  "

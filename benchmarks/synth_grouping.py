@@ -27,11 +27,11 @@ from movseg.io.masks import read_mask_folder
 from movseg.io.video import read_video
 from movseg.masks import build_segmenter
 from movseg.method import MethodConfig, _renumber, prompt_objects, segment_moving_objects
-from movseg.objects import GroupConfig, group_tracks
+from movseg.objects import GroupConfig, group_tracks, resolve_threshold
 from movseg.types import Tracks
 
 sys.path.insert(0, str(Path(__file__).parent))
-from davis_masks import parse  # noqa: E402  (k=v,k=v settings, as there)
+from davis_masks import parse, shipped_threshold  # noqa: E402  (k=v,k=v settings, as there)
 
 
 def stage_outputs(scene: Path, cache: Path):
@@ -81,6 +81,7 @@ def main() -> None:
     print(f"{len(data)} of {len(scenes)} scenes have a moving object")
     for setting in args.group or [""]:
         cfg = replace(GroupConfig(), **parse(setting))
+        cfg = replace(cfg, threshold=resolve_threshold(cfg.threshold, shipped_threshold()))  # the cache's P: shipped weights
         mos, fine, t0 = [], [], time.perf_counter()
         for (video, tracks, prob), gt in data:
             object_id = group_tracks(tracks, prob, (video.height, video.width), cfg)

@@ -114,6 +114,25 @@ def test_save_load_round_trip_and_config_mismatch(tmp_path):
         load_model(tmp_path / "missing.safetensors")
 
 
+def test_the_grouping_threshold_travels_with_the_weights(tmp_path):
+    from safetensors.torch import save_file
+
+    model = TrackTransformer(TINY).eval()
+    save_model(model, tmp_path / "none.safetensors")
+    assert load_model(tmp_path / "none.safetensors").threshold is None
+    save_model(model, tmp_path / "t.safetensors", threshold=0.55)
+    loaded = load_model(tmp_path / "t.safetensors")
+    assert loaded.threshold == 0.55
+    save_model(loaded, tmp_path / "again.safetensors")  # a loaded model keeps its threshold when saved
+    assert load_model(tmp_path / "again.safetensors").threshold == 0.55
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    for bad, message in (("high", "not a number"), ("1.5", "outside")):
+        save_file(state, str(tmp_path / "bad.safetensors"), metadata={
+            "format": "movseg-track-transformer", "config": json.dumps(TINY.to_dict()), "threshold": bad})
+        with pytest.raises(MovsegError, match=message):
+            load_model(tmp_path / "bad.safetensors")
+
+
 def test_tiny_model_overfits_a_tiny_batch():
     video, tracks, moving = square_tracks()
     cues = track_cues(video, tracks)

@@ -12,7 +12,8 @@ from conftest import textured
 from movseg.errors import MovsegError
 from movseg.masks import build_segmenter, grabcut_refine
 from movseg.method import motion_states, sparse_prompt
-from movseg.objects import GroupConfig, group_tracks
+from movseg.motion import load_model, save_model
+from movseg.objects import GroupConfig, group_tracks, resolve_threshold
 from movseg.types import Tracks, Video
 
 
@@ -210,6 +211,21 @@ def test_segment_end_to_end_two_objects_and_a_static_look_alike(tmp_path):
     assert set(z.files) == {"xy", "visible", "confidence", "query_frame", "dynamic_prob", "object_id"}
     assert z["object_id"].dtype == np.int32 and z["dynamic_prob"].dtype == np.float32
     assert set(np.unique(z["object_id"])) == {0, 1, 2}
+    assert result["grouping_threshold"] == resolve_threshold(load_model().threshold)
+
+
+def test_the_weights_grouping_threshold_is_used_unless_the_user_sets_one(tmp_path):
+    from movseg.method import MethodConfig, segment_moving_objects
+
+    frames, _ = two_squares_clip(T=10)
+    video = Video(frames, 24.0, [f"{i:05d}" for i in range(len(frames))], "clip")
+    save_model(load_model(), tmp_path / "strict.safetensors", threshold=0.9999)  # above every track's P
+    strict = segment_moving_objects(video, MethodConfig(weights=str(tmp_path / "strict.safetensors")))
+    assert strict.threshold == 0.9999 and strict.object_id.max() == 0
+    assert not strict.segmentation.labels.any()
+    user = segment_moving_objects(video, MethodConfig(weights=str(tmp_path / "strict.safetensors"),
+                                                      group=GroupConfig(threshold=0.5)))
+    assert user.threshold == 0.5 and set(np.unique(user.object_id)) == {0, 1, 2}
 
 
 def test_static_video_and_tiny_videos_give_no_objects(tmp_path, capsys):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from movseg.errors import MovsegError
-from movseg.objects import GroupConfig, group_tracks
+from movseg.objects import GroupConfig, group_tracks, resolve_threshold
 from movseg.types import Segmentation, Tracks, Video
 
 
@@ -50,6 +50,7 @@ class MethodOutput:
     dynamic_prob: np.ndarray  # float32 (N,)
     object_id: np.ndarray  # int32 (N,), 0 = not part of a moving object
     timings: dict
+    threshold: float | None = None  # the P(dynamic) grouping threshold used (None: the video was too short)
 
 
 def segment_moving_objects(video: Video, config: MethodConfig | None = None, progress: bool = False) -> MethodOutput:
@@ -74,19 +75,23 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
     with clock("cues"):
         cues = track_cues(video, tracks)
     with clock("motion"):
+        model_threshold = None
         if cfg.motion == "transformer":
-            prob = predict_dynamic(load_model(cfg.weights, device=cfg.device), cues, window=cfg.motion_window)
+            model = load_model(cfg.weights, device=cfg.device)
+            prob = predict_dynamic(model, cues, window=cfg.motion_window)
+            model_threshold = model.threshold
         else:
             prob = geometric_dynamic(cues)
+    group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold, model_threshold))
     with clock("objects"):
-        object_id = group_tracks(tracks, prob, (H, W), cfg.group)
+        object_id = group_tracks(tracks, prob, (H, W), group)
     with clock("masks"):
         labels = np.zeros((T, H, W), np.uint8)
         K = int(object_id.max(initial=0))
         if K:
             segmenter = build_segmenter(cfg.segmenter, **cfg.segmenter_options)
             state = segmenter.init_state(video)
-            prompt_objects(segmenter, state, tracks, object_id, prob, cfg.group.threshold)
+            prompt_objects(segmenter, state, tracks, object_id, prob, group.threshold)
             for f, ids, masks in segmenter.propagate(state):
                 for k, m in zip(ids, masks):
                     labels[f][m] = k
@@ -95,7 +100,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         moving = motion_states(cues.points, cues.valid, object_id, labels, cfg.moving_threshold)
         scores = np.array([prob[object_id == k].mean() for k in range(1, K + 1)], np.float32)
     seg = Segmentation(labels, moving, scores if K else np.zeros(0, np.float32))
-    return MethodOutput(seg, tracks, prob.astype(np.float32), object_id.astype(np.int32), timings)
+    return MethodOutput(seg, tracks, prob.astype(np.float32), object_id.astype(np.int32), timings, group.threshold)
 
 
 def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob: np.ndarray, threshold: float) -> None:

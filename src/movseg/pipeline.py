@@ -59,6 +59,7 @@ class SegmentResult:
         tracks: the movseg method's tracks in original-frame pixels (None for baselines).
         dynamic_prob: ``float32 (N,)`` P(dynamic) per track (movseg method only).
         object_id: ``int32 (N,)`` object per track, 0 = none (movseg method only).
+        threshold: the P(dynamic) above which tracks were grouped into objects (movseg method only).
     """
 
     segmentation: Segmentation
@@ -67,6 +68,7 @@ class SegmentResult:
     tracks: Tracks | None = None
     dynamic_prob: np.ndarray | None = None
     object_id: np.ndarray | None = None
+    threshold: float | None = None
 
 
 def segment_video(source: str | Path | Video, config: SegmentConfig | None = None,
@@ -98,7 +100,8 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     timings.update(out.timings)
     if full_size:
         timings["upsample"] = time.perf_counter() - t0
-    return SegmentResult(seg, video, timings, _to_original(out.tracks, video), out.dynamic_prob, out.object_id)
+    return SegmentResult(seg, video, timings, _to_original(out.tracks, video), out.dynamic_prob, out.object_id,
+                         out.threshold)
 
 
 def _to_original(tracks: Tracks, video: Video) -> Tracks:
@@ -133,6 +136,8 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
     config = config or SegmentConfig()
     result = segment_video(source, config, full_size=False)
     info = {"timings": result.timings, "config": asdict(config)}
+    if result.threshold is not None:
+        info["grouping_threshold"] = result.threshold
     extra = {}
     if config.save_tracks and result.tracks is not None:
         buf = io.BytesIO()

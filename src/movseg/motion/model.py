@@ -135,6 +135,7 @@ class TrackTransformer(nn.Module):
     def __init__(self, config: MotionModelConfig | None = None):
         super().__init__()
         c = self.config = config or MotionModelConfig()
+        self.threshold: float | None = None  # grouping threshold chosen for trained weights (set by load_model)
         enc_in = 4 * (1 + 2 * c.freqs) + 2 + (3 if c.geometric else 0) + (2 if c.depth else 0)
         if not c.msde:
             enc_in += c.appearance_dim

@@ -15,13 +15,17 @@ from movseg.motion.model import MotionModelConfig, TrackTransformer
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "track_transformer.safetensors"
 
 
-def save_model(model: TrackTransformer, path: str | Path) -> None:
-    """Write the weights as safetensors with the model config in the file's metadata."""
+def save_model(model: TrackTransformer, path: str | Path, threshold: float | None = None) -> None:
+    """Write the weights as safetensors with the model config in the file's metadata, and the grouping
+    threshold chosen for these weights when given (default: ``model.threshold``, if it has one)."""
     from safetensors.torch import save_file
 
+    threshold = getattr(model, "threshold", None) if threshold is None else threshold
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"format": "movseg-track-transformer",
-                                         "config": json.dumps(model.config.to_dict(), sort_keys=True)})
+    meta = {"format": "movseg-track-transformer", "config": json.dumps(model.config.to_dict(), sort_keys=True)}
+    if threshold is not None:
+        meta["threshold"] = repr(float(threshold))
+    save_file(state, str(path), metadata=meta)
 
 
 def load_model(path: str | Path | None = None, config: MotionModelConfig | None = None,
@@ -29,7 +33,10 @@ def load_model(path: str | Path | None = None, config: MotionModelConfig | None 
     """Load a track transformer (default: the weights shipped in the package).
 
     ``config``, when given, must equal the checkpoint's config; otherwise a
-    :class:`MovsegError` says which fields differ.
+    :class:`MovsegError` says which fields differ. ``model.threshold`` is the P(dynamic) above which
+    these weights' tracks are grouped into objects, as chosen for them (None when the file has none).
+    A model's scores are calibrated differently from run to run, so the threshold belongs to the weights
+    (docs/motion.md, "Cross-validation").
     """
     from safetensors import safe_open
     from safetensors.torch import load_file
@@ -52,10 +59,17 @@ def load_model(path: str | Path | None = None, config: MotionModelConfig | None 
         a, b = config.to_dict(), file_config.to_dict()
         diff = ", ".join(f"{k}: wanted {a[k]!r}, file has {b[k]!r}" for k in a if a[k] != b[k])
         raise MovsegError(f"{path} was trained with another model config ({diff}): use matching weights or config")
+    try:
+        threshold = float(meta["threshold"]) if "threshold" in meta else None
+    except ValueError:
+        raise MovsegError(f"{path}: its grouping threshold {meta['threshold']!r} is not a number") from None
+    if threshold is not None and not 0 < threshold < 1:
+        raise MovsegError(f"{path}: its grouping threshold {threshold} is outside (0, 1)")
     model = TrackTransformer(file_config)
     missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
     if missing or unexpected:
         raise MovsegError(f"{path} does not fit its own config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    model.threshold = threshold
     return model.to(device).eval()
 
 

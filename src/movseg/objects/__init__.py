@@ -27,9 +27,21 @@ from scipy.spatial import cKDTree
 from movseg.types import Tracks
 
 
+# the grouping threshold when neither the user nor the motion model's weights give one; the shipped weights
+# were judged at it (DAVIS dev J&F: 0.3 50.3, 0.5 54.3, 0.7 55.4, 0.85 53.2 with an early model)
+DEFAULT_THRESHOLD = 0.7
+
+
+def resolve_threshold(*choices: float | None) -> float:
+    """The first of ``choices`` that is not None, else :data:`DEFAULT_THRESHOLD`."""
+    return next((c for c in choices if c is not None), DEFAULT_THRESHOLD)
+
+
 @dataclass
 class GroupConfig:
-    threshold: float = 0.7  # P(dynamic) above which a track is dynamic (DAVIS dev J&F: 0.3 50.3, 0.5 54.3, 0.7 55.4, 0.85 53.2)
+    # P(dynamic) above which a track is dynamic. None: the one chosen for the track transformer's weights
+    # (stored in them; see movseg.motion.load_model), else DEFAULT_THRESHOLD
+    threshold: float | None = None
     neighbours: int = 6  # candidate links per point and frame
     radius: float = 0.06  # longest link, as a fraction of the frame's longer side ...
     spacing_factor: float = 2.5  # ... or this many times the median spacing of the points, whichever is longer
@@ -53,7 +65,7 @@ def group_tracks(tracks: Tracks, dynamic_prob: np.ndarray, size: tuple[int, int]
     cfg = config or GroupConfig()
     n, t = tracks.visible.shape
     object_id = np.zeros(n, np.int32)
-    dyn = np.flatnonzero(dynamic_prob > cfg.threshold)
+    dyn = np.flatnonzero(dynamic_prob > resolve_threshold(cfg.threshold))
     if len(dyn) < cfg.min_tracks:
         return object_id
     side = float(max(size))

@@ -1,0 +1,148 @@
+"""Choose the grouping threshold for a set of track-transformer weights, on the DAVIS dev sequences
+they were trained on, and store it in the weights.
+
+    python benchmarks/choose_threshold.py --weights src/movseg/motion/weights/track_transformer.safetensors \
+        --davis ../shared/data/davis2016 --static /tmp/synth_static_val [--write]
+
+A model's P(dynamic) is calibrated differently from run to run: in the cross-validation of
+docs/motion.md one sequence scores J&F 1.2 at 0.7 and 61.4 at 0.5 with tracks ranked at AUC 0.99.
+So each set of weights gets its own threshold, chosen where its training data says:
+
+* J&F of every candidate on the DAVIS dev sequences the weights trained on (all but ``--holdout``,
+  by default the shipped run's held-out five, which are never looked at), from the stage outputs
+  that ``davis_masks.py`` caches (tracks; P(dynamic) from these weights, whole video at once as
+  ``movseg segment`` scores it);
+* with ``--static``, frames with a false object on camera-only synthetic scenes (render them with a
+  seed that reported figures do not use, e.g. the training preset with seed 1, below). A pan over a
+  static scene must not produce objects: candidates that find one on more than 1 % of those frames
+  are out (when all are, only those with the fewest such frames stay in).
+
+The highest J&F among the remaining candidates wins. ``--write`` stores it in the weights' metadata
+(``movseg.motion.load_model`` reads it; ``movseg segment`` groups at it unless told otherwise) and,
+when the weights have a ``.json`` record beside them, there too with the table and the new checksum.
+
+Camera-only validation scenes:
+
+    python -c "from dataclasses import replace; from movseg.synth.scene import PRESETS; \
+from movseg.synth.generate import write_scenes; write_scenes('/tmp/synth_static_val', 1, 12, \
+replace(PRESETS['train'], name='static', p_no_objects=1.0), 0, 2, False)"
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from movseg.eval.evaluate import list_sequences
+from movseg.method import MethodConfig
+from movseg.motion import load_model, predict_dynamic, save_model, track_cues
+from movseg.train.trainer import DAVIS_HOLDOUT
+
+sys.path.insert(0, str(Path(__file__).parent))
+from davis_masks import score_sequence, stage_outputs  # noqa: E402
+from synth_grouping import labels_for  # noqa: E402
+
+CANDIDATES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+MAX_FALSE = 0.01  # share of camera-only frames on which a chosen threshold may find an object
+
+
+def davis_scores(model, root: Path, sequences: list[str], stages: Path, candidates) -> dict[float, float]:
+    """Mean MOS J&F over ``sequences`` at each candidate threshold."""
+    jf = {c: [] for c in candidates}
+    for s in sequences:
+        video, tracks, _, _ = stage_outputs(root, s, stages)
+        prob = predict_dynamic(model, track_cues(video, tracks), window=MethodConfig.motion_window)
+        for c in candidates:
+            jf[c].append(score_sequence(root, s, video, tracks, prob, c))
+    return {c: float(np.mean(v)) for c, v in jf.items()}
+
+
+def false_frames(model, static_root: Path, candidates) -> tuple[dict[float, int], int]:
+    """Frames with any predicted object over the camera-only scenes of ``static_root``, per candidate,
+    and the number of frames."""
+    from movseg.io.video import read_video
+    from movseg.objects import GroupConfig, group_tracks
+    from movseg.tracking import make_queries, track_video
+
+    cfg = MethodConfig()
+    count, total = {c: 0 for c in candidates}, 0
+    for scene in sorted(d for d in static_root.iterdir() if (d / "frames").is_dir()):
+        video = read_video(scene / "frames")
+        q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
+        tracks = track_video(video, cfg.tracker, queries=q)
+        prob = predict_dynamic(model, track_cues(video, tracks), window=cfg.motion_window)
+        total += video.num_frames
+        for c in candidates:
+            obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c))
+            if obj.any():
+                count[c] += int(labels_for(video, tracks, prob, obj, c).reshape(video.num_frames, -1).any(1).sum())
+    return count, total
+
+
+def choose(jf: dict[float, float], false: dict[float, int] | None = None, frames: int = 0) -> float:
+    """The candidate with the highest J&F among those that find an object on at most ``MAX_FALSE`` of
+    the ``frames`` camera-only frames (``false``: count per candidate), or, when none does, among those
+    with the fewest such frames. Without ``false``, the highest J&F."""
+    allowed = list(jf)
+    if false is not None:
+        budget = max(MAX_FALSE * frames, min(false.values()))
+        allowed = [c for c in jf if false[c] <= budget]
+    return max(allowed, key=lambda c: (round(jf[c], 6), c))
+
+
+def write_threshold(weights: Path, model, threshold: float, record: dict) -> None:
+    """Store ``threshold`` in ``weights`` (and in its ``.json`` record, if there is one)."""
+    save_model(model, weights, threshold)
+    sidecar = weights.with_suffix(".json")
+    if sidecar.exists():
+        info = json.loads(sidecar.read_text())
+        data = weights.read_bytes()
+        info.update(grouping_threshold=threshold, threshold_selection=record,
+                    sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+        sidecar.write_text(json.dumps(info, indent=2) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--davis", required=True, help="DAVIS-2016 root")
+    ap.add_argument("--holdout", default=",".join(DAVIS_HOLDOUT),
+                    help="sequences the weights did not train on, left out of the choice (default: %(default)s)")
+    ap.add_argument("--static", help="folder of camera-only synthetic scenes (`movseg synth` layout)")
+    ap.add_argument("--stages", default="out/stages", help="stage-output cache of davis_masks.py")
+    ap.add_argument("--candidates", default=",".join(map(str, CANDIDATES)))
+    ap.add_argument("--write", action="store_true", help="store the chosen threshold in the weights")
+    args = ap.parse_args()
+    root, weights = Path(args.davis), Path(args.weights)
+    candidates = [float(c) for c in args.candidates.split(",")]
+    holdout = set(args.holdout.split(","))
+    sequences = [s for s in list_sequences(root / "Annotations" / "480p") if s not in holdout]
+    model = load_model(weights)
+    t0 = time.perf_counter()
+    jf = davis_scores(model, root, sequences, Path(args.stages), candidates)
+    false, total = false_frames(model, Path(args.static), candidates) if args.static else (None, 0)
+    best = choose(jf, false, total)
+    for c in candidates:
+        cam = f"  camera-only frames with an object {false[c]} of {total}" if false else ""
+        print(f"threshold {c:.2f}  J&F {100 * jf[c]:5.1f} on {len(sequences)} trained-on sequences{cam}"
+              f"{'  <- chosen' if c == best else ''}", flush=True)
+    print(f"chosen {best} ({time.perf_counter() - t0:.0f} s); the weights had {model.threshold}")
+    if args.write:
+        record = {"command": "python benchmarks/choose_threshold.py " + " ".join(sys.argv[1:]),
+                  "sequences": sequences, "jf": {str(c): round(100 * v, 2) for c, v in jf.items()},
+                  "camera_only_false_frames": {str(c): v for c, v in false.items()} if false else None,
+                  "camera_only_frames": total or None,
+                  "rule": f"highest J&F among candidates with an object on at most {MAX_FALSE:.0%} of the "
+                          "camera-only frames (else the fewest)"}
+        write_threshold(weights, model, best, record)
+        print(f"wrote threshold {best} into {weights}")
+
+
+if __name__ == "__main__":
+    main()
