@@ -10,9 +10,9 @@ Track level uses the training cache's DAVIS samples (grid 10, 5,000 tracks; grou
 the query point, points within 3 px of the boundary left out), scored on the whole video at once as
 ``movseg segment`` does, and in windows of 24 frames as ``movseg bench motion`` does. ``--jf`` adds
 the end-to-end J&F of each held-out sequence, from the stage outputs that ``davis_masks.py`` caches
-(10,000 tracks), with the default segmenter and grouping at the fold's threshold: with ``--static``
-(camera-only scenes) it is chosen on the fold's own trained-on sequences as ``choose_threshold.py``
-does and stored in the fold's weights, the protocol the shipped weights follow.
+(10,000 tracks), with the default segmenter and grouping at the fold's threshold: with ``--choose``
+it is chosen on the fold's own trained-on sequences as ``choose_threshold.py`` does (J&F) and stored
+in the fold's weights, the protocol the shipped weights follow.
 
 Short runs (1,500 steps) measure how well the method generalises across sequences, not the shipped
 weights (8,000 steps).
@@ -54,8 +54,9 @@ def main() -> None:
     ap.add_argument("--jf", action="store_true", help="also score each held-out sequence end to end (J&F)")
     ap.add_argument("--stages", default="out/stages", help="stage-output cache of davis_masks.py (with --jf)")
     ap.add_argument("--json", help="write the figures here")
-    ap.add_argument("--static", help="with --jf: camera-only scenes for choosing each fold's grouping threshold "
-                    "(choose_threshold.py); without it, a fold's weights keep theirs (or the default)")
+    ap.add_argument("--choose", action="store_true", help="with --jf: choose each fold's grouping threshold on its "
+                    "trained-on sequences as choose_threshold.py does, and store it in the fold's weights")
+    ap.add_argument("--static", help="with --choose: camera-only scenes; frames with an object are reported per fold")
     args = ap.parse_args()
     root = Path(args.davis)
     seqs = list_sequences(root / "Annotations" / "480p")
@@ -68,13 +69,15 @@ def main() -> None:
             print(f"fold {i}: training without {', '.join(fold)}", flush=True)
             train(cfg, progress=False)
         model = load_model(weights)
-        if args.jf and args.static and model.threshold is None:  # chosen on the fold's trained-on sequences
+        if args.jf and args.choose and model.threshold is None:  # chosen on the fold's trained-on sequences
             trained_on = [s for s in seqs if s not in fold]
             jf = davis_scores(model, root, trained_on, Path(args.stages), CANDIDATES)
-            false, total = false_frames(model, Path(args.static), CANDIDATES)
-            model.threshold = choose(jf, false, total)
-            write_threshold(weights, model, model.threshold, {"sequences": trained_on, "jf": jf, "false": false, "frames": total})
-            print(f"fold {i}: threshold {model.threshold} chosen on its {len(trained_on)} trained-on sequences", flush=True)
+            false, total = false_frames(model, Path(args.static), CANDIDATES) if args.static else (None, 0)
+            model.threshold = choose(jf)
+            write_threshold(weights, model, model.threshold, {"sequences": trained_on, "jf": jf, "false": false})
+            table = "  ".join(f"{c}: {100 * jf[c]:.1f}" + (f" ({false[c]})" if false else "") for c in CANDIDATES)
+            print(f"fold {i}: threshold {model.threshold} chosen on its {len(trained_on)} trained-on sequences; "
+                  f"J&F{f' (camera-only frames with an object, of {total})' if false else ''} {table}", flush=True)
         for s, path in zip(fold, data.prepare_davis(cfg.cache, root, fold, cfg.workers, False)):
             smp = data.load_sample(path)
             cues = TrackCues(smp["points"].astype(np.float32), smp["valid"], smp["appearance"].astype(np.float32))
