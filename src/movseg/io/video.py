@@ -92,6 +92,7 @@ def _read_folder(folder: Path, stride: int, max_frames: int | None, warn, max_si
     images = sorted(images, key=lambda f: natural_key(f.name))[::stride]
     if max_frames is not None:
         images = images[:max_frames]
+
     def read(f: Path) -> tuple[np.ndarray, tuple[int, int]]:
         frame, size = _read_image(f, max_side)
         return _resize(frame, max_side), size

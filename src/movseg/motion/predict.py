@@ -20,7 +20,7 @@ def save_model(model: TrackTransformer, path: str | Path, threshold: float | Non
     threshold chosen for these weights when given (default: ``model.threshold``, if it has one)."""
     from safetensors.torch import save_file
 
-    threshold = getattr(model, "threshold", None) if threshold is None else threshold
+    threshold = model.threshold if threshold is None else threshold
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": "movseg-track-transformer", "config": json.dumps(model.config.to_dict(), sort_keys=True)}
     if threshold is not None:
@@ -36,7 +36,7 @@ def load_model(path: str | Path | None = None, config: MotionModelConfig | None 
     :class:`MovsegError` says which fields differ. ``model.threshold`` is the P(dynamic) above which
     these weights' tracks are grouped into objects, as chosen for them (None when the file has none).
     A model's scores are calibrated differently from run to run, so the threshold belongs to the weights
-    (docs/motion.md, "Cross-validation").
+    (docs/motion.md, "The grouping threshold belongs to the weights").
     """
     from safetensors import safe_open
     from safetensors.torch import load_file
