@@ -177,6 +177,15 @@ def test_chunked_prediction_covers_every_track_once():
     seen = cues.valid.any(1)
     assert p.shape == (50,) and ((p[seen] > 0) & (p[seen] < 1)).all() and (p[~seen] == 0).all()
     assert len(predict_dynamic(model, cues.subset(slice(0, 0)))) == 0
+    # chunks run side by side on torch's threads: the same scores as one by one, and the thread count comes back
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = predict_dynamic(model, cues, chunk=16)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_allclose(p, serial, atol=1e-6)
+    assert torch.get_num_threads() == threads
 
 
 def test_time_offset_shifts_the_frame_indices_the_model_sees():

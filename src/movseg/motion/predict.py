@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -109,17 +110,37 @@ def predict_dynamic(model: TrackTransformer, cues: TrackCues, chunk: int = 256, 
 
 
 def _logits(model: TrackTransformer, cues: TrackCues, chunk: int, seed: int) -> np.ndarray:
-    """Logits ``float32 (N,)`` of all tracks of ``cues`` (N ≥ 1), in seeded random chunks."""
+    """Logits ``float32 (N,)`` of all tracks of ``cues`` (N ≥ 1), in seeded random chunks.
+
+    On a CPU the chunks run side by side on torch's threads, one op thread each: the model's ops are
+    small (a 256-track chunk), so one chunk per core beats every op split over the cores (rhino,
+    10,000 tracks, 2 cores: 6.7–8.6 s against 9.2–10.0 s). Chunks are independent, so the result does
+    not depend on the order they run in.
+    """
     n = len(cues.valid)
     out = np.zeros(n, np.float32)
     device = next(model.parameters()).device
-    parts = np.array_split(np.random.default_rng(seed).permutation(n), -(-n // chunk))
-    for idx in parts:
-        idx = np.sort(idx)
-        p = torch.from_numpy(cues.points[idx]).float()[None].to(device)
-        v = torch.from_numpy(cues.valid[idx])[None].to(device)
-        a = torch.from_numpy(cues.appearance[idx]).float()[None].to(device)
-        out[idx] = model(p, v, a)[0].cpu().numpy()
+    parts = [np.sort(idx) for idx in np.array_split(np.random.default_rng(seed).permutation(n), -(-n // chunk))]
+
+    def run(idx: np.ndarray) -> None:
+        with torch.inference_mode():
+            p = torch.from_numpy(cues.points[idx]).float()[None].to(device)
+            v = torch.from_numpy(cues.valid[idx])[None].to(device)
+            a = torch.from_numpy(cues.appearance[idx]).float()[None].to(device)
+            out[idx] = model(p, v, a)[0].float().cpu().numpy()
+
+    threads = torch.get_num_threads()
+    workers = min(threads, len(parts)) if device.type == "cpu" else 1
+    if workers <= 1:
+        for idx in parts:
+            run(idx)
+        return out
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, parts))
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
