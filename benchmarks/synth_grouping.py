@@ -46,6 +46,15 @@ def stage_outputs(scene: Path, cache: Path):
     return video, Tracks(z["xy"], z["visible"], z["confidence"], z["query_frame"]), z["dynamic_prob"]
 
 
+def oracle_prob(tracks: Tracks, gt: np.ndarray) -> np.ndarray:
+    """``float32 (N,)``: 1 where a track's query point lies on a ground-truth object mask ``gt (T, H, W)``."""
+    t = tracks.query_frame
+    xy = tracks.xy[np.arange(len(t)), t]  # (N, 2) the query points
+    x = np.clip(np.round(xy[:, 0]).astype(int), 0, gt.shape[2] - 1)
+    y = np.clip(np.round(xy[:, 1]).astype(int), 0, gt.shape[1] - 1)
+    return (gt[t, y, x] > 0).astype(np.float32)
+
+
 def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, threshold: float) -> np.ndarray:
     """``uint8 (T, H, W)`` object labels from the default segmenter, numbered as `movseg segment` does."""
     labels = np.zeros((video.num_frames, video.height, video.width), np.uint8)
@@ -69,6 +78,9 @@ def main() -> None:
     ap.add_argument("--root", required=True, help="folder of rendered scenes (`movseg synth`)")
     ap.add_argument("--cache", default="out/grouping", help="tracks and P(dynamic) per scene")
     ap.add_argument("--group", action="append", help="GroupConfig settings k=v,k=v (repeatable; \"\" = default)")
+    ap.add_argument("--oracle", action="store_true",
+                    help="replace P(dynamic) by the ground truth at each track's query point (1 on a moving object's "
+                         "mask, else 0): the ceiling of the grouping and masks stages with a perfect motion model")
     args = ap.parse_args()
     root = Path(args.root)
     scenes = sorted(d for d in root.iterdir() if (d / "frames").is_dir())
@@ -77,7 +89,10 @@ def main() -> None:
     for s in scenes:
         _, gt = read_mask_folder(s / "masks")
         if gt.any():
-            data.append((stage_outputs(s, cache), gt))
+            video, tracks, prob = stage_outputs(s, cache)
+            if args.oracle:
+                prob = oracle_prob(tracks, gt)
+            data.append(((video, tracks, prob), gt))
     print(f"{len(data)} of {len(scenes)} scenes have a moving object")
     for setting in args.group or [""]:
         cfg = replace(GroupConfig(), **parse(setting))

@@ -94,6 +94,23 @@ def test_a_track_that_jumps_from_one_object_to_another_does_not_merge_them():
     assert obj[0] > 0 and obj[na] > 0 and obj[0] != obj[na]
 
 
+def test_a_few_tracks_between_two_objects_that_move_alike_do_not_merge_them():
+    T = 8
+    xs, ys = np.meshgrid(np.arange(0, 29, 4.0), np.arange(0, 29, 4.0))
+    a0 = np.stack([xs.ravel(), ys.ravel()], 1)
+    start = np.concatenate([a0, a0 + [44, 0], [[36, 12]]])  # A, B to its right, one track between them
+    xy = np.repeat(start[:, None], T, 1)
+    xy[..., 0] += 2.0 * np.arange(T)  # everything moves right together: motion alone cannot part A and B
+    n, na = len(xy), len(a0)
+    tracks = Tracks(xy.astype(np.float32), np.ones((n, T), bool), np.ones((n, T), np.float32), np.zeros(n, np.int32))
+    prob = np.ones(n, np.float32)
+    merged = group_tracks(tracks, prob, (100, 100), GroupConfig(max_ncut=0))  # the bridge links them
+    assert (merged == merged[0]).all()
+    obj = group_tracks(tracks, prob, (100, 100))  # the cut through the bridge is weak: two objects
+    assert len(set(obj[:na])) == 1 and len(set(obj[na : 2 * na])) == 1
+    assert obj[0] > 0 and obj[na] > 0 and obj[0] != obj[na]
+
+
 def test_tracks_segmenter_follows_image_edges():
     frames, labels = two_squares_clip(T=3)
     tracks, ids, _ = exact_tracks(labels, spacing=10)

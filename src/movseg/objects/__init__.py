@@ -42,7 +42,7 @@ class GroupConfig:
     # P(dynamic) above which a track is dynamic. None: the one chosen for the track transformer's weights
     # (stored in them; see movseg.motion.load_model), else DEFAULT_THRESHOLD
     threshold: float | None = None
-    neighbours: int = 6  # candidate links per point and frame
+    neighbours: int = 4  # candidate links per point and frame (a link found from either end counts)
     radius: float = 0.06  # longest link, as a fraction of the frame's longer side ...
     spacing_factor: float = 2.5  # ... or this many times the median spacing of the points, whichever is longer
     frame_step: int = 2  # look for neighbours, and compare motions, on every frame_step-th frame
@@ -51,6 +51,13 @@ class GroupConfig:
     abs_tol: float = 0.004  # absolute motion tolerance, fraction of the longer side
     max_apart: float = 0.1  # link a pair whose motions disagree on at most this fraction of the frames compared
     min_tracks: int = 5  # drop objects with fewer tracks (SegAnyMo stops grouping below 6)
+    # Split a group in two where few tracks hold it together: tracks that slid from one object onto another
+    # (missed occlusions) must not join them. The cut is the best spectral two-way cut of the group's link
+    # graph; it is taken when its normalised cut is below max_ncut (0: never split) and the tracks at the
+    # cut, on either side, are fewer than bridge * sqrt(tracks on the smaller side): a bridge of a few
+    # tracks, not the long contact front of two parts of one body (a waist, a train's cars).
+    max_ncut: float = 0.02
+    bridge: float = 0.6
 
 
 def group_tracks(tracks: Tracks, dynamic_prob: np.ndarray, size: tuple[int, int],
@@ -86,11 +93,83 @@ def group_tracks(tracks: Tracks, dynamic_prob: np.ndarray, size: tuple[int, int]
     m = len(dyn)
     graph = coo_matrix((np.ones(int(link.sum()), np.int8), (i[link], j[link])), shape=(m, m))
     _, comp = connected_components(graph, directed=False)
+    if cfg.max_ncut > 0:
+        comp = _split_weak(graph, comp, cfg.max_ncut, cfg.bridge, cfg.min_tracks)
     counts = np.bincount(comp)
     order = [c for c in np.argsort(-counts, kind="stable") if counts[c] >= cfg.min_tracks]
     for k, c in enumerate(order, start=1):
         object_id[dyn[comp == c]] = k
     return object_id
+
+
+def _split_weak(graph, comp: np.ndarray, max_ncut: float, bridge: float, min_size: int) -> np.ndarray:
+    """Component labels ``(M,)`` after recursively cutting every component at its best spectral two-way
+    cut while that cut is weak (see :class:`GroupConfig`; both sides at least ``min_size`` tracks).
+
+    Args:
+        graph: ``(M, M)`` sparse links between the dynamic tracks. comp: ``int (M,)`` its components.
+    """
+    from scipy.sparse.linalg import eigsh
+
+    adj = (graph + graph.T).tocsr()
+    adj.data[:] = 1.0
+    out = np.zeros(len(comp), np.int64)
+    todo = [np.flatnonzero(comp == c) for c in np.unique(comp)]
+    label = 0
+    while todo:
+        nodes = todo.pop()
+        if len(nodes) >= 2 * min_size and len(nodes) > 3:
+            sub = adj[nodes][:, nodes]
+            deg = np.asarray(sub.sum(1)).ravel()
+            if (deg > 0).all():
+                d = 1 / np.sqrt(deg)
+                norm = sub.multiply(d[:, None]).multiply(d[None, :]).tocsr()
+                try:
+                    _, vec = eigsh(norm, k=2, which="LA", v0=np.sqrt(deg))
+                    fiedler = vec[:, 0] * d  # the second-largest eigenvector (eigsh sorts ascending)
+                except Exception:  # no convergence: keep the component whole
+                    fiedler = None
+                if fiedler is not None:
+                    side = _best_cut(sub, deg, np.argsort(fiedler), max_ncut, min_size)
+                    if side is not None and _is_bridge(sub, side, bridge):
+                        todo += [nodes[side], nodes[~side]]
+                        continue
+        out[nodes] = label
+        label += 1
+    return out
+
+
+def _is_bridge(sub, side: np.ndarray, bridge: float) -> bool:
+    """Whether the tracks with a link across the cut ``side`` / ``~side`` are, on one side at least, fewer
+    than ``bridge * sqrt(size of the smaller side)``."""
+    coo = sub.tocoo()
+    across = side[coo.row] & ~side[coo.col]
+    at_cut = min(len(np.unique(coo.row[across])), len(np.unique(coo.col[across])))
+    return at_cut < bridge * np.sqrt(min(side.sum(), (~side).sum()))
+
+
+def _best_cut(sub, deg: np.ndarray, order: np.ndarray, max_ncut: float, min_size: int):
+    """``bool (m,)`` one side of the sweep cut along ``order`` with the lowest normalised cut, if it is
+    below ``max_ncut``; else None."""
+    m = len(order)
+    rank = np.empty(m, np.int64)
+    rank[order] = np.arange(m)
+    coo = sub.tocoo()
+    lo, hi = np.minimum(rank[coo.row], rank[coo.col]), np.maximum(rank[coo.row], rank[coo.col])
+    keep = lo < hi  # each undirected edge twice in a symmetric matrix: halve below
+    diff = np.zeros(m + 1)
+    np.add.at(diff, lo[keep], 0.5)
+    np.add.at(diff, hi[keep], -0.5)
+    cut = np.cumsum(diff)[:m - 1]  # edges between ranks <= k and > k
+    vol = np.cumsum(deg[order])[:m - 1]
+    total = deg.sum()
+    ncut = cut / np.maximum(vol, 1e-9) + cut / np.maximum(total - vol, 1e-9)
+    k = np.arange(m - 1)
+    ncut[(k + 1 < min_size) | (m - k - 1 < min_size)] = np.inf
+    best = int(np.argmin(ncut))
+    if not ncut[best] < max_ncut:
+        return None
+    return rank <= best
 
 
 def _neighbour_pairs(xy: np.ndarray, vis: np.ndarray, side: float, cfg: GroupConfig):
@@ -109,6 +188,6 @@ def _neighbour_pairs(xy: np.ndarray, vis: np.ndarray, side: float, cfg: GroupCon
         reach = max(cfg.radius * side, cfg.spacing_factor * float(np.median(dist[:, 1])))
         ok = (dist <= reach).ravel()
         i, j = np.repeat(rows, nb.shape[1])[ok], rows[nb.ravel()[ok]]
-        pairs.append(np.stack([i, j], 1)[i < j])
+        pairs.append(np.sort(np.stack([i, j], 1)[i != j], axis=1))  # either end may have found the other
     p = np.unique(np.concatenate(pairs), axis=0)
     return p[:, 0], p[:, 1]
