@@ -55,11 +55,13 @@ def oracle_prob(tracks: Tracks, gt: np.ndarray) -> np.ndarray:
     return (gt[t, y, x] > 0).astype(np.float32)
 
 
-def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, threshold: float) -> np.ndarray:
-    """``uint8 (T, H, W)`` object labels from the default segmenter, numbered as `movseg segment` does."""
+def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, threshold: float,
+               **segmenter) -> np.ndarray:
+    """``uint8 (T, H, W)`` object labels from the default segmenter (with ``segmenter`` settings),
+    numbered as `movseg segment` does."""
     labels = np.zeros((video.num_frames, video.height, video.width), np.uint8)
     if object_id.max(initial=0):
-        seg = build_segmenter("tracks")
+        seg = build_segmenter("tracks", **segmenter)
         state = seg.init_state(video)
         prompt_objects(seg, state, tracks, object_id, prob, threshold)
         for f, ids, masks in seg.propagate(state):
@@ -78,6 +80,7 @@ def main() -> None:
     ap.add_argument("--root", required=True, help="folder of rendered scenes (`movseg synth`)")
     ap.add_argument("--cache", default="out/grouping", help="tracks and P(dynamic) per scene")
     ap.add_argument("--group", action="append", help="GroupConfig settings k=v,k=v (repeatable; \"\" = default)")
+    ap.add_argument("--set", default="", help="segmenter settings k=v,k=v for every --group (as davis_masks.py)")
     ap.add_argument("--oracle", action="store_true",
                     help="replace P(dynamic) by the ground truth at each track's query point (1 on a moving object's "
                          "mask, else 0): the ceiling of the grouping and masks stages with a perfect motion model")
@@ -100,7 +103,7 @@ def main() -> None:
         mos, fine, t0 = [], [], time.perf_counter()
         for (video, tracks, prob), gt in data:
             object_id = group_tracks(tracks, prob, (video.height, video.width), cfg)
-            pred = labels_for(video, tracks, prob, object_id, cfg.threshold)
+            pred = labels_for(video, tracks, prob, object_id, cfg.threshold, **parse(args.set))
             mos += mean_jf(evaluate_mos(gt, pred))
             fine += mean_jf(evaluate_fine(gt, pred))
         print(f"{setting or 'default':<40} MOS J&F {100 * np.mean(mos):5.1f}  fine J&F {100 * np.mean(fine):5.1f} "

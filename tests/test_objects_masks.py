@@ -133,6 +133,25 @@ def test_tracks_segmenter_follows_image_edges():
         build_segmenter("nope")
 
 
+def test_a_small_object_keeps_its_mask_among_many_background_points():
+    h, w = 240, 400
+    img = textured(h, w, 0)
+    img[100:124, 200:224] = textured(24, 24, 1)  # a 24 px object
+    gt = np.zeros((h, w), bool)
+    gt[100:124, 200:224] = True
+    ys, xs = np.mgrid[2:h:5, 2:w:5]
+    pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)  # every point labelled right
+    on = gt[ys.ravel(), xs.ravel()]
+    prompt = [(np.concatenate([pts[on], pts[~on]]), np.r_[np.ones(on.sum(), int), np.zeros((~on).sum(), int)])]
+
+    def iou(**config):
+        m = build_segmenter("tracks", **config).segment_frame(img, prompt)[0]
+        return (m & gt).sum() / (m | gt).sum()
+
+    assert iou() > 0.8  # the smoother is scaled down for small objects
+    assert iou(small_side=0) < 0.5  # at the full smoothness the refined mask collapses
+
+
 def test_grabcut_snaps_a_too_small_mask_to_the_object_and_keeps_the_rest():
     rng = np.random.default_rng(0)
     img = np.clip(rng.normal(60, 12, (120, 160, 3)), 0, 255)  # dark noisy background

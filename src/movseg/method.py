@@ -72,7 +72,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         return MethodOutput(Segmentation.empty(T, H, W), empty, np.zeros(0, np.float32), np.zeros(0, np.int32), timings)
     # torch takes ~2.5 s to import; it overlaps the tracker, which leaves CPU time for it (rhino, whole command:
     # median wall time 0.92x of importing it first)
-    preload = threading.Thread(target=importlib.import_module, args=("movseg.motion",), daemon=True)
+    preload = threading.Thread(target=_import_quietly, args=("movseg.motion",), daemon=True)
     preload.start()
     with clock("track"):
         q = make_queries(T, H, W, cfg.grid_size, cfg.step, cfg.max_tracks)
@@ -189,6 +189,14 @@ def _renumber(labels: np.ndarray, object_id: np.ndarray):
         lut[k] = i
         new_id[k] = i
     return lut[labels], new_id[object_id], len(present)
+
+
+def _import_quietly(module: str) -> None:
+    """Import ``module`` (on a helper thread); a failure is left for the caller's own import to raise."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        pass
 
 
 class _Clock:

@@ -114,7 +114,7 @@ def _logits(model: TrackTransformer, cues: TrackCues, chunk: int, seed: int) -> 
 
     On a CPU the chunks run side by side on torch's threads, one op thread each: the model's ops are
     small (a 256-track chunk), so one chunk per core beats every op split over the cores (rhino,
-    10,000 tracks, 2 cores: 6.7–8.6 s against 9.2–10.0 s). Chunks are independent, so the result does
+    10,000 tracks, 2 cores: 6.7–8.6 s against 9.2–10.2 s). Chunks are independent, so the result does
     not depend on the order they run in.
     """
     n = len(cues.valid)

@@ -4,10 +4,12 @@
 among the visible dynamic points at frames spread over the video. Each pair is then judged on
 **every** sampled frame where both tracks are visible, not only where they are neighbours: their
 motions over the next few frames agree or they do not. The pair is linked when they agree at least
-once and disagree on at most a small fraction of those frames; the connected components are the
-objects. Judging the whole common span keeps a track that drifts from one object onto another (an
-occlusion the tracker missed) from bridging the two: it disagrees with each of them on the frames
-it spent on the other.
+once and disagree on at most a small fraction of those frames. Judging the whole common span keeps a
+track that drifts from one object onto another (an occlusion the tracker missed) from bridging the
+two when they move differently: it disagrees with each of them on the frames it spent on the other.
+When they move alike (often: the camera's pan dominates both), such tracks still link them, so each
+connected component is then cut where only a few tracks hold it together (a weak spectral cut, see
+:class:`GroupConfig`); the parts are the objects.
 
 Tracks span the whole video (tracked forward and backward), so one component keeps one id from the
 first frame to the last, through occlusions that some of its tracks survive. Two objects that move
@@ -109,7 +111,7 @@ def _split_weak(graph, comp: np.ndarray, max_ncut: float, bridge: float, min_siz
     Args:
         graph: ``(M, M)`` sparse links between the dynamic tracks. comp: ``int (M,)`` its components.
     """
-    from scipy.sparse.linalg import eigsh
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
     adj = (graph + graph.T).tocsr()
     adj.data[:] = 1.0
@@ -127,7 +129,7 @@ def _split_weak(graph, comp: np.ndarray, max_ncut: float, bridge: float, min_siz
                 try:
                     _, vec = eigsh(norm, k=2, which="LA", v0=np.sqrt(deg))
                     fiedler = vec[:, 0] * d  # the second-largest eigenvector (eigsh sorts ascending)
-                except Exception:  # no convergence: keep the component whole
+                except ArpackNoConvergence:  # keep the component whole
                     fiedler = None
                 if fiedler is not None:
                     side = _best_cut(sub, deg, np.argsort(fiedler), max_ncut, min_size)
