@@ -132,8 +132,9 @@ def _split_weak(graph, comp: np.ndarray, max_ncut: float, bridge: float, min_siz
                 except ArpackNoConvergence:  # keep the component whole
                     fiedler = None
                 if fiedler is not None:
-                    side = _best_cut(sub, deg, np.argsort(fiedler), max_ncut, min_size)
-                    if side is not None and _is_bridge(sub, side, bridge):
+                    coo = sub.tocoo()
+                    side = _best_cut(coo, deg, np.argsort(fiedler), max_ncut, min_size)
+                    if side is not None and _is_bridge(coo, side, bridge):
                         todo += [nodes[side], nodes[~side]]
                         continue
         out[nodes] = label
@@ -141,22 +142,20 @@ def _split_weak(graph, comp: np.ndarray, max_ncut: float, bridge: float, min_siz
     return out
 
 
-def _is_bridge(sub, side: np.ndarray, bridge: float) -> bool:
+def _is_bridge(coo, side: np.ndarray, bridge: float) -> bool:
     """Whether the tracks with a link across the cut ``side`` / ``~side`` are, on one side at least, fewer
-    than ``bridge * sqrt(size of the smaller side)``."""
-    coo = sub.tocoo()
+    than ``bridge * sqrt(size of the smaller side)``; ``coo``: the group's symmetric links."""
     across = side[coo.row] & ~side[coo.col]
     at_cut = min(len(np.unique(coo.row[across])), len(np.unique(coo.col[across])))
     return at_cut < bridge * np.sqrt(min(side.sum(), (~side).sum()))
 
 
-def _best_cut(sub, deg: np.ndarray, order: np.ndarray, max_ncut: float, min_size: int):
+def _best_cut(coo, deg: np.ndarray, order: np.ndarray, max_ncut: float, min_size: int):
     """``bool (m,)`` one side of the sweep cut along ``order`` with the lowest normalised cut, if it is
     below ``max_ncut``; else None."""
     m = len(order)
     rank = np.empty(m, np.int64)
     rank[order] = np.arange(m)
-    coo = sub.tocoo()
     lo, hi = np.minimum(rank[coo.row], rank[coo.col]), np.maximum(rank[coo.row], rank[coo.col])
     keep = lo < hi  # each undirected edge twice in a symmetric matrix: halve below
     diff = np.zeros(m + 1)
