@@ -27,7 +27,7 @@ from movseg.io.masks import read_mask_folder
 from movseg.io.video import read_video
 from movseg.masks import build_segmenter
 from movseg.method import MethodConfig, _renumber, prompt_objects, segment_moving_objects
-from movseg.objects import GroupConfig, group_tracks, resolve_threshold
+from movseg.objects import FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold
 from movseg.types import Tracks
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -56,9 +56,9 @@ def oracle_prob(tracks: Tracks, gt: np.ndarray) -> np.ndarray:
 
 
 def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, threshold: float,
-               **segmenter) -> np.ndarray:
+               fragments: FragmentConfig | None = None, **segmenter) -> np.ndarray:
     """``uint8 (T, H, W)`` object labels from the default segmenter (with ``segmenter`` settings),
-    numbered as `movseg segment` does."""
+    numbered as `movseg segment` does; with ``fragments``, touching fragments merged as with `--merge-fragments`."""
     labels = np.zeros((video.num_frames, video.height, video.width), np.uint8)
     if object_id.max(initial=0):
         seg = build_segmenter("tracks", **segmenter)
@@ -67,6 +67,9 @@ def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, t
         for f, ids, masks in seg.propagate(state):
             for k, m in zip(ids, masks):
                 labels[f][m] = k
+    if fragments is not None:
+        same = merge_fragments(labels, int(object_id.max(initial=0)), fragments)
+        labels, object_id = same.astype(np.uint8)[labels], same[object_id]
     return _renumber(labels, object_id)[0]
 
 

@@ -13,7 +13,7 @@ from movseg.errors import MovsegError
 from movseg.masks import build_segmenter, grabcut_refine
 from movseg.method import motion_states, sparse_prompt
 from movseg.motion import load_model, save_model
-from movseg.objects import GroupConfig, group_tracks, resolve_threshold
+from movseg.objects import FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold
 from movseg.types import Tracks, Video
 
 
@@ -109,6 +109,34 @@ def test_a_few_tracks_between_two_objects_that_move_alike_do_not_merge_them():
     obj = group_tracks(tracks, prob, (100, 100))  # the cut through the bridge is weak: two objects
     assert len(set(obj[:na])) == 1 and len(set(obj[na : 2 * na])) == 1
     assert obj[0] > 0 and obj[na] > 0 and obj[0] != obj[na]
+
+
+def fragment_clip(T: int = 10) -> np.ndarray:
+    """``uint8 (T, 120, 200)``: a body (1) with an arm (3) attached on every frame; another object (2)
+    that passes the body and touches it on two frames; object 4 that never has pixels; object 5 that
+    touches the arm only (so it joins the body through it) on every frame."""
+    lab = np.zeros((T, 120, 200), np.uint8)
+    for t in range(T):
+        lab[t, 30:90, 40:80] = 1
+        lab[t, 40:50, 80:100] = 3  # the arm, right of the body
+        lab[t, 35:55, 100:110] = 5  # a hand at the end of the arm
+        x = 170 - 12 * t  # object 2 comes from the right, passes below the arm
+        lab[t, 60:80, max(x, 80):x + 20] = 2
+    return lab
+
+
+def test_fragments_that_touch_on_most_frames_merge_and_passing_objects_do_not():
+    lab = fragment_clip()
+    same = merge_fragments(lab, 5)
+    assert list(same) == [0, 1, 2, 1, 4, 1]  # arm and hand join the body; 2 touched it on 2 of 10 frames
+    contact = [(np.roll(lab[t] == 2, -1, 1) & (lab[t] == 1)).any() for t in range(len(lab))]
+    assert 0 < sum(contact) < 0.7 * len(lab)  # the clip is what the test claims
+    assert list(merge_fragments(lab, 5, FragmentConfig(min_touch=0))) == [0, 1, 2, 3, 4, 5]
+    assert list(merge_fragments(lab, 5, FragmentConfig(min_touch=0.1, min_seam=0))) == [0, 1, 1, 1, 4, 1]
+    far = lab.copy()
+    far[:, 40:50, 80:100] = 0  # without the arm the hand is a separate object
+    assert list(merge_fragments(far, 5)) == [0, 1, 2, 3, 4, 5]
+    assert list(merge_fragments(lab[:, :, :90], 1)) == [0, 1]
 
 
 def test_tracks_segmenter_follows_image_edges():
@@ -248,6 +276,11 @@ def test_segment_end_to_end_two_objects_and_a_static_look_alike(tmp_path):
     assert z["object_id"].dtype == np.int32 and z["dynamic_prob"].dtype == np.float32
     assert set(np.unique(z["object_id"])) == {0, 1, 2}
     assert result["grouping_threshold"] == resolve_threshold(load_model().threshold)
+    assert not result["config"]["movseg"]["merge_fragments"]
+    # the squares never touch: merging fragments keeps them apart
+    assert main(["segment", str(tmp_path / "clip"), "-o", str(tmp_path / "merged"), "--merge-fragments", "-q"]) == 0
+    merged = json.loads((tmp_path / "merged" / "clip" / "result.json").read_text())
+    assert merged["config"]["movseg"]["merge_fragments"] and len(merged["objects"]) == 2
 
 
 def test_the_weights_grouping_threshold_is_used_unless_the_user_sets_one(tmp_path):

@@ -60,6 +60,9 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
         p.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not write overlay.mp4")
     else:
         p.add_argument("--overlay", action="store_true", help="also write overlay.mp4 per sequence")
+    p.add_argument("--merge-fragments", action="store_true",
+                   help="one object for masks that touch on most frames (a limb grouped apart from its body); "
+                        "off by default: objects that cross each other's path for long also merge")
     p.add_argument("--save-tracks", action="store_true",
                    help="write tracks.npz (xy, visible, confidence, query_frame, dynamic_prob, object_id)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
@@ -71,7 +74,8 @@ def _segment_config(args):
 
     grid = {k: v for k, v in PRESETS[args.preset].items()}
     grid.update({k: getattr(args, k) for k in grid if getattr(args, k, None) is not None})
-    method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device)
+    method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device,
+                          merge_fragments=args.merge_fragments)
     max_side = args.max_side if args.max_side is not None else SegmentConfig.max_side
     return SegmentConfig(method=args.method, max_side=max_side, stride=args.stride, max_frames=args.max_frames,
                          overlay=args.overlay, save_tracks=args.save_tracks, progress=not args.quiet, movseg=method)
