@@ -229,6 +229,9 @@ def test_bench_davis_on_a_tiny_davis_root(tmp_path, capsys):
     assert set(r["sequences"]) == {"s0", "s1"}
     assert r["sequences"]["s0"]["frames"] == 4 and r["sequences"]["s0"]["seconds"] > 0
     assert r["mean"]["JF"] > 0.5 and r["seconds_per_frame"] > 0 and r["peak_rss_mb"] > 10
+    # one square per sequence, found as one object: per object scores as MOS does
+    assert abs(r["fine"]["JF"] - r["mean"]["JF"]) < 1e-6 and "per object (fine)" in out
+    assert r["sequences"]["s0"]["fine_JF"] == r["sequences"]["s0"]["JF"]
     assert (tmp_path / "out" / "s1" / "masks" / "00003.png").is_file()
     code, _, _ = run(capsys, "bench", "davis", "--root", root, "-o", tmp_path / "o2", "--json", tmp_path / "e.json", "--method", "empty")
     assert json.loads((tmp_path / "e.json").read_text())["mean"]["J"] == 0.0

@@ -340,6 +340,8 @@ def cmd_bench_davis(args) -> int:
     write_json(result, args.json)
     if not args.quiet:
         print(format_table({"protocol": "mos", **result}))
+        f = result["fine"]
+        print(f"per object (fine): J {100 * f['J']:.2f}  F {100 * f['F']:.2f}  J&F {100 * f['JF']:.2f}")
         print(f"{result['seconds_per_frame']:.3f} s/frame, peak RSS {result['peak_rss_mb']:.0f} MB")
     return 0
 
