@@ -4,8 +4,10 @@ SegAnyMo's second stage merges SAM2 masks that overlap or lie inside one another
 segmenter returns non-overlapping masks, so the analogue here is contact: a limb, a wing or a body
 part whose tracks the grouping left apart (it moves differently, or a weak cut separated it) is
 masked right beside the body, on most of the frames where both appear. Two objects that move
-together but apart (the papers' "fine-grained" case) never touch, and two that pass each other touch
-on a few frames only, so both stay apart.
+together but apart (the papers' "fine-grained" case) never touch, and two that pass each other quickly
+touch on a few frames only, so both stay apart. Two distinct objects that stay in contact (one slowly
+crossing in front of the other) are merged as well, so `movseg segment` leaves this off unless asked
+(``--merge-fragments``).
 """
 
 from __future__ import annotations
