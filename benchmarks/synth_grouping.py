@@ -27,7 +27,7 @@ from movseg.io.masks import read_mask_folder
 from movseg.io.video import read_video
 from movseg.masks import build_segmenter
 from movseg.method import MethodConfig, _renumber, prompt_objects, segment_moving_objects
-from movseg.objects import FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold
+from movseg.objects import FragmentConfig, GroupConfig, group_tracks, join_fragments, resolve_threshold
 from movseg.types import Tracks
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -68,8 +68,7 @@ def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, t
             for k, m in zip(ids, masks):
                 labels[f][m] = k
     if fragments is not None:
-        same = merge_fragments(labels, int(object_id.max(initial=0)), fragments)
-        labels, object_id = same.astype(np.uint8)[labels], same[object_id]
+        labels, object_id = join_fragments(labels, object_id, fragments)
     return _renumber(labels, object_id)[0]
 
 

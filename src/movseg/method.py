@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from movseg.errors import MovsegError
-from movseg.objects import FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold
+from movseg.objects import FragmentConfig, GroupConfig, group_tracks, join_fragments, resolve_threshold
 from movseg.types import Segmentation, Tracks, Video
 
 
@@ -109,8 +109,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
                 for k, m in zip(ids, masks):
                     labels[f][m] = k
             if cfg.merge_fragments:
-                same = merge_fragments(labels, K, cfg.fragments)
-                labels, object_id = same.astype(np.uint8)[labels], same[object_id].astype(np.int32)
+                labels, object_id = join_fragments(labels, object_id, cfg.fragments)
     with clock("states"):
         labels, object_id, K = _renumber(labels, object_id)
         moving = motion_states(cues.points, cues.valid, object_id, labels, cfg.moving_threshold)

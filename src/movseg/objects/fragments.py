@@ -78,6 +78,16 @@ def merge_fragments(labels: np.ndarray, num_objects: int, config: FragmentConfig
     return np.array([_root(parent, k) for k in range(K + 1)])
 
 
+def join_fragments(labels: np.ndarray, object_id: np.ndarray, config: FragmentConfig | None = None):
+    """``(labels, object_id)`` with every set of fragments (:func:`merge_fragments`) under one id.
+
+    Args:
+        labels: ``uint8 (T, H, W)`` object ids, 0 = background. object_id: ``int (N,)`` per track.
+    """
+    same = merge_fragments(labels, int(object_id.max(initial=0)), config)
+    return same.astype(np.uint8)[labels], same[object_id].astype(np.int32)
+
+
 def _root(parent: np.ndarray, k: int) -> int:
     while parent[k] != k:
         k = parent[k]
