@@ -9,6 +9,7 @@ files, one per video, so training never re-renders or re-tracks.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -137,7 +138,8 @@ def _run(jobs, workers: int, progress: bool, desc: str) -> None:
             _write(*j)
             bar.update()
     else:
-        with ProcessPoolExecutor(workers) as ex:
+        # spawn, not fork: a forked child of a process whose torch thread pool has run deadlocks
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
             for _ in ex.map(_write, *zip(*todo)):
                 bar.update()
     bar.close()
