@@ -29,7 +29,8 @@ from scipy.spatial import cKDTree
 from movseg.objects.fragments import FragmentConfig, join_fragments, merge_fragments
 from movseg.types import Tracks
 
-__all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GroupConfig", "group_tracks", "join_fragments", "merge_fragments", "resolve_threshold"]
+__all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GroupConfig", "group_tracks", "join_fragments", "merge_fragments",
+           "resolve_threshold"]
 
 
 # the grouping threshold when neither the user nor the motion model's weights give one; the shipped weights
