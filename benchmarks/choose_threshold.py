@@ -45,7 +45,7 @@ import numpy as np
 from movseg.eval.evaluate import list_sequences
 from movseg.method import MethodConfig
 from movseg.motion import load_model, predict_dynamic, save_model, track_cues
-from movseg.train.trainer import DAVIS_HOLDOUT
+from movseg.train.trainer import holdout_of
 
 sys.path.insert(0, str(Path(__file__).parent))
 from davis_masks import score_sequence, stage_outputs  # noqa: E402
@@ -97,20 +97,6 @@ def choose(jf: dict[float, float], false: dict[float, int] | None = None, frames
         budget = max(max_false * frames, min(false.values()))
         allowed = [c for c in jf if false[c] <= budget]
     return max(allowed, key=lambda c: (round(jf[c], 6), c))
-
-
-def holdout_of(weights: Path) -> set[str]:
-    """The DAVIS sequences ``weights`` did not train on: from its ``.json`` record (shipped weights) or
-    the ``config.json`` of its run folder, else :data:`DAVIS_HOLDOUT`."""
-    for record, keys in ((weights.with_suffix(".json"), ("data", "davis_holdout")),
-                         (weights.parent / "config.json", ("davis_holdout",))):
-        if record.exists():
-            value = json.loads(record.read_text())
-            for k in keys:
-                value = value.get(k) if isinstance(value, dict) else None
-            if value is not None:
-                return set(value)
-    return set(DAVIS_HOLDOUT)
 
 
 def write_threshold(weights: Path, model, threshold: float, record: dict) -> None:

@@ -14,7 +14,7 @@ from movseg.cli import main
 from movseg.errors import MovsegError
 from movseg.motion import load_model
 from movseg.train import load_config
-from movseg.train.trainer import train
+from movseg.train.trainer import DAVIS_HOLDOUT, holdout_of, train
 
 
 def tiny_config(tmp_path, steps: int) -> dict:
@@ -108,3 +108,14 @@ def test_training_can_start_from_given_weights(tmp_path):
 def _write(path, cfg: dict) -> str:
     path.write_text(json.dumps(cfg))
     return str(path)
+
+
+def test_the_sequences_weights_did_not_train_on_come_from_their_own_record(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    weights = run / "best.safetensors"
+    assert holdout_of(weights) == set(DAVIS_HOLDOUT)  # no record: the shipped run's five
+    (run / "config.json").write_text(json.dumps({"davis_holdout": ["bear"]}))
+    assert holdout_of(weights) == {"bear"}  # a run folder's config
+    (run / "best.json").write_text(json.dumps({"data": {"davis_holdout": []}}))
+    assert holdout_of(weights) == set()  # a shipped record wins: trained on every sequence

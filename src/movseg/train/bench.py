@@ -16,7 +16,7 @@ import numpy as np
 from movseg.motion.cues import TrackCues
 from movseg.motion.predict import GEOMETRIC_THRESHOLD, geometric_dynamic, load_model, predict_dynamic
 from movseg.train import data
-from movseg.train.trainer import DAVIS_HOLDOUT, classification_scores
+from movseg.train.trainer import classification_scores, holdout_of
 
 def _scores(samples: list[dict], predict) -> dict:
     probs, labels = [], []
@@ -41,9 +41,9 @@ def bench_motion(cache: str | Path, weights: str | Path | None = None, test_seed
 
         seqs = list_sequences(Path(davis_root) / "Annotations" / "480p")
         paths = dict(zip(seqs, data.prepare_davis(cache, davis_root, seqs, workers, progress)))
-        held = [s for s in seqs if s in DAVIS_HOLDOUT] if trained_on is None else [s for s in seqs if s not in trained_on]
+        held = holdout_of(weights) if trained_on is None else set(seqs) - set(trained_on)
         splits["davis-trained"] = [paths[s] for s in seqs if s not in held]
-        splits["davis-heldout"] = [paths[s] for s in held]
+        splits["davis-heldout"] = [paths[s] for s in seqs if s in held]
     result = {}
     for split, paths in splits.items():
         if not paths:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from movseg.errors import MovsegError
 from movseg.motion.cues import TrackCues
 from movseg.motion.model import MotionModelConfig, TrackTransformer, unknown_fields
-from movseg.motion.predict import load_model, predict_dynamic, save_model
+from movseg.motion.predict import DEFAULT_WEIGHTS, load_model, predict_dynamic, save_model
 from movseg.train import data
 
 DAVIS_HOLDOUT = ("breakdance-flare", "elephant", "kite-walk", "motocross-bumps", "tennis")
@@ -97,6 +97,21 @@ def load_config(path: str | Path | None, **overrides) -> TrainConfig:
             d = json.loads(text)
     d.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(d)
+
+
+def holdout_of(weights: str | Path | None = None) -> set[str]:
+    """The DAVIS sequences ``weights`` (default: the shipped ones) did not train on: from their ``.json``
+    record (shipped weights) or the ``config.json`` of their run folder, else :data:`DAVIS_HOLDOUT`."""
+    weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    for record, keys in ((weights.with_suffix(".json"), ("data", "davis_holdout")),
+                         (weights.parent / "config.json", ("davis_holdout",))):
+        if record.exists():
+            value = json.loads(record.read_text())
+            for k in keys:
+                value = value.get(k) if isinstance(value, dict) else None
+            if value is not None:
+                return set(value)
+    return set(DAVIS_HOLDOUT)
 
 
 def pick_device(name: str) -> torch.device:
