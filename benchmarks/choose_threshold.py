@@ -44,28 +44,31 @@ import numpy as np
 
 from movseg.eval.evaluate import list_sequences
 from movseg.method import MethodConfig
-from movseg.motion import load_model, predict_dynamic, save_model, track_cues
+from movseg.motion import load_model, predict_dynamic_max, save_model, track_cues
 from movseg.train.trainer import holdout_of
 
 sys.path.insert(0, str(Path(__file__).parent))
-from davis_masks import score_sequence, stage_outputs  # noqa: E402
+from davis_masks import score_sequence, stage_outputs, windows_arg  # noqa: E402
 from synth_grouping import labels_for  # noqa: E402
 
 CANDIDATES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
-def davis_scores(model, root: Path, sequences: list[str], stages: Path, candidates) -> dict[float, float]:
-    """Mean MOS J&F over ``sequences`` at each candidate threshold."""
+def davis_scores(model, root: Path, sequences: list[str], stages: Path, candidates,
+                 windows=MethodConfig.motion_windows) -> dict[float, float]:
+    """Mean MOS J&F over ``sequences`` at each candidate threshold, tracks scored as
+    :func:`movseg.motion.predict_dynamic_max` with ``windows`` does."""
     jf = {c: [] for c in candidates}
     for s in sequences:
         video, tracks, _, _ = stage_outputs(root, s, stages)
-        prob = predict_dynamic(model, track_cues(video, tracks), window=MethodConfig.motion_window)
+        prob = predict_dynamic_max(model, track_cues(video, tracks), windows)
         for c in candidates:
             jf[c].append(score_sequence(root, s, video, tracks, prob, c))
     return {c: float(np.mean(v)) for c, v in jf.items()}
 
 
-def false_frames(model, static_root: Path, candidates) -> tuple[dict[float, int], int]:
+def false_frames(model, static_root: Path, candidates,
+                 windows=MethodConfig.motion_windows) -> tuple[dict[float, int], int]:
     """Frames with any predicted object over the camera-only scenes of ``static_root``, per candidate,
     and the number of frames."""
     from movseg.io.video import read_video
@@ -78,7 +81,7 @@ def false_frames(model, static_root: Path, candidates) -> tuple[dict[float, int]
         video = read_video(scene / "frames")
         q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
         tracks = track_video(video, cfg.tracker, queries=q)
-        prob = predict_dynamic(model, track_cues(video, tracks), window=cfg.motion_window)
+        prob = predict_dynamic_max(model, track_cues(video, tracks), windows)
         total += video.num_frames
         for c in candidates:
             obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c))
@@ -122,6 +125,8 @@ def main() -> None:
     ap.add_argument("--candidates", default=",".join(map(str, CANDIDATES)))
     ap.add_argument("--max-false", type=float, help="with --static: largest share of camera-only frames with an "
                     "object that a chosen threshold may give (default: no limit; reported only)")
+    ap.add_argument("--window", type=windows_arg, default=MethodConfig.motion_windows,
+                    help="score tracks as the pipeline would with these windows (0 = the whole video; default 0)")
     ap.add_argument("--write", action="store_true", help="store the chosen threshold in the weights")
     args = ap.parse_args()
     root, weights = Path(args.davis), Path(args.weights)
@@ -130,8 +135,8 @@ def main() -> None:
     sequences = [s for s in list_sequences(root / "Annotations" / "480p") if s not in holdout]
     model = load_model(weights)
     t0 = time.perf_counter()
-    jf = davis_scores(model, root, sequences, Path(args.stages), candidates)
-    false, total = false_frames(model, Path(args.static), candidates) if args.static else (None, 0)
+    jf = davis_scores(model, root, sequences, Path(args.stages), candidates, args.window)
+    false, total = false_frames(model, Path(args.static), candidates, args.window) if args.static else (None, 0)
     best = choose(jf, false, total, args.max_false)
     for c in candidates:
         cam = f"  camera-only frames with an object {false[c]} of {total}" if false else ""

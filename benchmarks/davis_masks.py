@@ -8,6 +8,7 @@ then score segmenter settings (MOS J, F, J&F) without re-tracking.
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --group motion_tol=0.2 --per-sequence
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights runs/motion/best.safetensors
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights default --window 24 --group threshold=0.5
+    python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights default --window 0,24   # the larger P
 
 ``--fix CLASS`` gives one class of tracks (by where the query point lies relative to the
 ground-truth mask, see ``ERROR_CLASSES``) its ground-truth label and keeps the transformer's
@@ -166,9 +167,9 @@ def main() -> None:
                     "(e.g. threshold=0.6,motion_tol=0.2)")
     ap.add_argument("--weights", help="P(dynamic) from these track-transformer weights ('default': the shipped "
                     "ones; cues recomputed from the cached tracks), objects regrouped")
-    ap.add_argument("--window", type=int, default=MethodConfig.motion_window or 0,
-                    help="with --weights: score tracks in windows of this many frames (0 = the whole video at once; "
-                    "default: the pipeline's, %(default)s)")
+    ap.add_argument("--window", type=windows_arg, default=MethodConfig.motion_windows,
+                    help="with --weights: score tracks in windows of this many frames (0 = the whole video at once); "
+                    "several, comma-separated, keep each track's highest P (default: the pipeline's, 0)")
     ap.add_argument("--negative", type=float, help="tracks below this P(dynamic) prompt as background "
                     "(default: the grouping threshold)")
     args = ap.parse_args()
@@ -199,11 +200,11 @@ def main() -> None:
             fg, dist = query_truth(root, s, video.names, tracks)
             data[s] = (video, tracks, *fix_labels(prob, obj, fg, dist, args.fix))
     elif args.group is not None or args.weights:
-        from movseg.motion import predict_dynamic, track_cues
+        from movseg.motion import predict_dynamic_max, track_cues
 
         for s, (video, tracks, prob, obj) in data.items():
             if model is not None:
-                prob = predict_dynamic(model, track_cues(video, tracks), window=args.window or None)
+                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window)
             obj = group_tracks(tracks, prob, (video.height, video.width), group)
             data[s] = (video, tracks, prob, obj)
     for setting in args.set or [""]:
@@ -218,6 +219,11 @@ def main() -> None:
         J, F = 100 * np.mean(js), 100 * np.mean(fs)
         print(f"{setting or 'default':<40} J {J:5.1f} F {F:5.1f} J&F {(J + F) / 2:5.1f}  ({time.perf_counter() - t0:.0f} s)",
               flush=True)
+
+
+def windows_arg(text: str) -> tuple[int | None, ...]:
+    """``"0,24"`` -> ``(None, 24)``: the scorings of :func:`movseg.motion.predict_dynamic_max`."""
+    return tuple(int(w) or None for w in text.split(","))
 
 
 def shipped_threshold() -> float | None:

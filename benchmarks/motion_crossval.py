@@ -2,7 +2,7 @@
 sequences held out, so that every sequence is scored by a model that never saw it.
 
     python benchmarks/motion_crossval.py --config configs/motion.json --davis ../shared/data/davis2016 \
-        --steps 1500 --folds 4 --out runs/cv --json out/motion-crossval.json [--jf]
+        --steps 1500 --folds 4 --out runs/cv --json out/motion-crossval.json [--jf [--choose] [--window 0,24]]
 
 Fold 0 is the shipped run's held-out five (``DAVIS_HOLDOUT``); the other sequences are dealt in
 sorted order into the remaining folds. A fold whose ``best.safetensors`` exists is not retrained.
@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from movseg.eval.evaluate import list_sequences
-from movseg.motion import TrackCues, load_model, predict_dynamic, track_cues
+from movseg.method import MethodConfig
+from movseg.motion import TrackCues, load_model, predict_dynamic, predict_dynamic_max, track_cues
 from movseg.train import data, load_config
 from movseg.train.trainer import DAVIS_HOLDOUT, classification_scores, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from choose_threshold import CANDIDATES, choose, davis_scores, false_frames, write_threshold  # noqa: E402
-from davis_masks import score_sequence, stage_outputs  # noqa: E402
+from davis_masks import score_sequence, stage_outputs, windows_arg  # noqa: E402
 
 MODES = {"whole": None, "w24": 24}  # scoring: the whole video at once (the pipeline), windows of 24
 
@@ -57,6 +58,10 @@ def main() -> None:
     ap.add_argument("--choose", action="store_true", help="with --jf: choose each fold's grouping threshold on its "
                     "trained-on sequences as choose_threshold.py does, and store it in the fold's weights")
     ap.add_argument("--static", help="with --choose: camera-only scenes; frames with an object are reported per fold")
+    ap.add_argument("--window", type=windows_arg, default=MethodConfig.motion_windows,
+                    help="with --jf: score tracks end to end as the pipeline would with these windows (0 = the whole "
+                    "video; e.g. 0,24 keeps each track's higher P); with --choose, a threshold for other windows than "
+                    "the default is chosen afresh and not stored")
     args = ap.parse_args()
     root = Path(args.davis)
     seqs = list_sequences(root / "Annotations" / "480p")
@@ -69,20 +74,22 @@ def main() -> None:
             print(f"fold {i}: training without {', '.join(fold)}", flush=True)
             train(cfg, progress=False)
         model = load_model(weights)
-        if args.jf and args.choose and model.threshold is None:  # chosen on the fold's trained-on sequences
+        threshold, default = model.threshold, args.window == MethodConfig.motion_windows
+        if args.jf and args.choose and (threshold is None or not default):  # chosen on the fold's trained-on sequences
             trained_on = [s for s in seqs if s not in fold]
-            jf = davis_scores(model, root, trained_on, Path(args.stages), CANDIDATES)
-            false, total = false_frames(model, Path(args.static), CANDIDATES) if args.static else (None, 0)
-            model.threshold = choose(jf)
-            write_threshold(weights, model, model.threshold, {"sequences": trained_on, "jf": jf, "false": false})
+            jf = davis_scores(model, root, trained_on, Path(args.stages), CANDIDATES, args.window)
+            false, total = false_frames(model, Path(args.static), CANDIDATES, args.window) if args.static else (None, 0)
+            threshold = choose(jf)
+            if default:
+                write_threshold(weights, model, threshold, {"sequences": trained_on, "jf": jf, "false": false})
             table = "  ".join(f"{c}: {100 * jf[c]:.1f}" + (f" ({false[c]})" if false else "") for c in CANDIDATES)
-            print(f"fold {i}: threshold {model.threshold} chosen on its {len(trained_on)} trained-on sequences; "
+            print(f"fold {i}: threshold {threshold} chosen on its {len(trained_on)} trained-on sequences; "
                   f"J&F{f' (camera-only frames with an object, of {total})' if false else ''} {table}", flush=True)
         for s, path in zip(fold, data.prepare_davis(cfg.cache, root, fold, cfg.workers, False)):
             smp = data.load_sample(path)
             cues = TrackCues(smp["points"].astype(np.float32), smp["valid"], smp["appearance"].astype(np.float32))
             keep = ~smp["ignore"]
-            row = {"fold": i, "threshold": model.threshold}
+            row = {"fold": i, "threshold": threshold}
             for m, window in MODES.items():
                 p, lab = predict_dynamic(model, cues, window=window)[keep], smp["label"][keep]
                 a, b = classification_scores(p, lab, 0.5), classification_scores(p, lab, 0.7)
@@ -91,8 +98,8 @@ def main() -> None:
                 pooled[m][1].append(lab)
             if args.jf:
                 video, tracks, _, _ = stage_outputs(root, s, Path(args.stages))
-                prob = predict_dynamic(model, track_cues(video, tracks), window=None)
-                row["jf"] = score_sequence(root, s, video, tracks, prob, model.threshold)
+                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window)
+                row["jf"] = score_sequence(root, s, video, tracks, prob, threshold)
             rows[s] = row
             jf = f"  J&F {100 * row['jf']:5.1f}" if args.jf else ""
             print(f"  {s:<20} fold {i}  whole F1 {row['whole']['f1']:.3f} AUC {row['whole']['auc']:.3f}  "

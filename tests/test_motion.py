@@ -12,7 +12,8 @@ import torch
 from conftest import moving_square_clip
 from movseg.errors import MovsegError
 from movseg.motion import (DEFAULT_WEIGHTS, CueConfig, MotionModelConfig, TrackCues, TrackTransformer,
-                           geometric_score, load_model, predict_dynamic, save_model, track_cues)
+                           geometric_score, load_model, predict_dynamic, predict_dynamic_max, save_model,
+                           track_cues)
 from movseg.motion.cues import POINT_CHANNELS
 from movseg.types import Tracks, Video
 
@@ -225,6 +226,25 @@ def test_long_videos_are_scored_in_windows_of_the_training_length():
     assert predict_dynamic(model, cues)[29] == 0
     short = cues.frames(slice(0, 20))  # no longer than a window: one pass, as with window=None
     np.testing.assert_array_equal(predict_dynamic(model, short), predict_dynamic(model, short, window=None))
+
+
+def test_the_larger_of_two_scorings_is_taken_per_track_and_a_window_as_long_as_the_video_is_not_scored_twice():
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY).eval()
+    rng = np.random.default_rng(2)
+    n, t = 40, 40
+    cues = TrackCues(rng.normal(size=(n, t, 9)).astype(np.float32), rng.random((n, t)) < 0.8,
+                     rng.normal(size=(n, 7)).astype(np.float32))
+    whole, windows = predict_dynamic(model, cues, window=None), predict_dynamic(model, cues, window=24)
+    both = predict_dynamic_max(model, cues, (None, 24))
+    np.testing.assert_array_equal(both, np.maximum(whole, windows))
+    assert (both > whole).any() and (both > windows).any()  # each scoring wins somewhere
+    np.testing.assert_array_equal(predict_dynamic_max(model, cues, (None,)), whole)
+    short, calls = cues.frames(slice(0, 20)), []
+    model.register_forward_hook(lambda *_: calls.append(1))
+    once = predict_dynamic(model, short, window=None)
+    np.testing.assert_array_equal(predict_dynamic_max(model, short, (None, 24)), once)
+    assert len(calls) == 2  # a 24-frame window of a 20-frame video is the whole video: scored once, not twice
 
 
 def test_blocks_run_on_valid_tokens_only_with_the_same_result():

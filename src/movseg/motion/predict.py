@@ -109,6 +109,16 @@ def predict_dynamic(model: TrackTransformer, cues: TrackCues, chunk: int = 256, 
     return out
 
 
+def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple[int | None, ...],
+                        chunk: int = 256, seed: int = 0) -> np.ndarray:
+    """Each track's highest P(dynamic) ``float32 (N,)`` over one :func:`predict_dynamic` scoring per
+    entry of ``windows`` (None: the whole video at once). A window as long as the video is the whole
+    video, so it is scored once."""
+    t = cues.valid.shape[1]
+    lengths = dict.fromkeys(None if w is None or w >= t else w for w in windows)
+    return np.max([predict_dynamic(model, cues, chunk, seed, w) for w in lengths], axis=0)
+
+
 def _logits(model: TrackTransformer, cues: TrackCues, chunk: int, seed: int) -> np.ndarray:
     """Logits ``float32 (N,)`` of all tracks of ``cues`` (N ≥ 1), in seeded random chunks.
 
