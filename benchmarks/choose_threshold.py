@@ -145,7 +145,8 @@ def main() -> None:
     print(f"chosen {best} ({time.perf_counter() - t0:.0f} s); the weights had {model.threshold}")
     if args.write:
         record = {"command": "python benchmarks/choose_threshold.py " + " ".join(sys.argv[1:]),
-                  "sequences": sequences, "jf": {str(c): round(100 * v, 2) for c, v in jf.items()},
+                  "sequences": sequences, "windows": list(args.window),
+                  "jf": {str(c): round(100 * v, 2) for c, v in jf.items()},
                   "camera_only_false_frames": {str(c): v for c, v in false.items()} if false else None,
                   "camera_only_frames": total or None,
                   "rule": "highest J&F" + (f" among candidates with an object on at most {args.max_false:.0%} of the "

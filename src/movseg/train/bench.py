@@ -18,6 +18,7 @@ from movseg.motion.predict import GEOMETRIC_THRESHOLD, geometric_dynamic, load_m
 from movseg.train import data
 from movseg.train.trainer import classification_scores, holdout_of
 
+
 def _scores(samples: list[dict], predict) -> dict:
     probs, labels = [], []
     for s in samples:
