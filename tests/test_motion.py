@@ -247,6 +247,27 @@ def test_the_larger_of_two_scorings_is_taken_per_track_and_a_window_as_long_as_t
     assert len(calls) == 2  # a 24-frame window of a 20-frame video is the whole video: scored once, not twice
 
 
+def test_a_capped_lift_lets_the_whole_video_raise_a_windowed_logit_by_at_most_the_lift_and_never_lower_it():
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY).eval()
+    rng = np.random.default_rng(3)
+    n, t = 60, 40
+    valid = rng.random((n, t)) < 0.8
+    valid[0] = False  # never valid: P 0 whatever the rule
+    cues = TrackCues(rng.normal(size=(n, t, 9)).astype(np.float32) * 3, valid, rng.normal(size=(n, 7)).astype(np.float32))
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    whole, windows = predict_dynamic(model, cues, window=None), predict_dynamic(model, cues, window=24)
+    got = predict_dynamic_max(model, cues, (None, 24), lift=0.02)
+    gap = logit(whole[1:]) - logit(windows[1:])
+    assert (gap > 0.02).any() and (gap < 0).any()  # both sides of the cap are exercised
+    np.testing.assert_allclose(logit(got[1:]), logit(windows[1:]) + np.clip(gap, 0, 0.02), atol=1e-5)
+    assert got[0] == 0
+    assert (got >= windows).all() and (got <= np.maximum(whole, windows)).all()
+    np.testing.assert_array_equal(predict_dynamic_max(model, cues, (None, 24), lift=None), np.maximum(whole, windows))
+    np.testing.assert_allclose(predict_dynamic_max(model, cues, (None, 24), lift=0.0), windows, atol=1e-6)
+    np.testing.assert_array_equal(predict_dynamic_max(model, cues, (None,), lift=0.02), whole)  # one scoring: its P
+
+
 def test_blocks_run_on_valid_tokens_only_with_the_same_result():
     from movseg.motion.model import Block, valid_only
 

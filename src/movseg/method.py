@@ -35,12 +35,14 @@ class MethodConfig:
     weights: str | None = None  # track-transformer .safetensors (None: the weights shipped in the package)
     motion: str = "transformer"  # "transformer" or "geometric" (the non-learned baseline)
     device: str = "cpu"  # torch device of the track transformer
-    # Score the whole video at once (None) and, for each window length given, in windows of that many frames;
-    # a track's P(dynamic) is its highest. Windows of the training length (24) rank tracks better (held-out
-    # DAVIS AUC 0.973 -> 0.985) but give slow movers lower P, so they are added to the whole-video scoring,
-    # not put in its place: +0.7 J&F on unseen DAVIS video in cross-validation, for a second motion pass
-    # (the `quality` preset's (None, 24); docs/motion.md, "Inference in windows")
+    # Score the whole video at once (None) and, for each window length given, in windows of that many frames.
+    # Windows of the training length (24) rank tracks better (held-out DAVIS AUC 0.973 -> 0.985) but give slow
+    # movers lower P; the whole video gives them more, and gives the parallax of long pans more too. With both,
+    # a track's P is its windowed P, raised by the whole video's by at most `motion_lift` logits (None: its
+    # highest P). The `quality` preset's (None, 24) with a lift of 1.2 costs a second motion pass
+    # (docs/motion.md, "Inference in windows" and "A capped lift")
     motion_windows: tuple[int | None, ...] = (None,)
+    motion_lift: float | None = None
     segmenter: str = "tracks"  # promptable segmenter backend (registry name)
     segmenter_options: dict = field(default_factory=dict)  # the backend's settings, e.g. {"refine_scale": 1.0}
     moving_threshold: float = 1.2  # an object moves at t when its points' median 4-frame residual exceeds this
@@ -93,7 +95,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         model_threshold = None
         if cfg.motion == "transformer":
             model = load_model(cfg.weights, device=cfg.device)
-            prob = predict_dynamic_max(model, cues, cfg.motion_windows)
+            prob = predict_dynamic_max(model, cues, cfg.motion_windows, lift=cfg.motion_lift)
             model_threshold = model.threshold
         else:
             prob = geometric_dynamic(cues)

@@ -110,13 +110,30 @@ def predict_dynamic(model: TrackTransformer, cues: TrackCues, chunk: int = 256, 
 
 
 def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple[int | None, ...],
-                        chunk: int = 256, seed: int = 0) -> np.ndarray:
-    """Each track's highest P(dynamic) ``float32 (N,)`` over one :func:`predict_dynamic` scoring per
-    entry of ``windows`` (None: the whole video at once). A window as long as the video is the whole
-    video, so it is scored once."""
+                        chunk: int = 256, seed: int = 0, lift: float | None = None) -> np.ndarray:
+    """P(dynamic) ``float32 (N,)`` from one :func:`predict_dynamic` scoring per entry of ``windows``
+    (None: the whole video at once). A window as long as the video is the whole video, so it is
+    scored once.
+
+    Each track takes its highest windowed logit. The whole-video scoring may raise that logit, by at
+    most ``lift`` (None: without limit, so P is the highest of all the scorings). Over a long video the
+    whole-video scoring gives slow movers the evidence that short windows lack, but it also gives the
+    parallax of long camera pans P above the threshold; a pan's windows rarely back it up
+    (docs/motion.md, "A capped lift"). With only the whole video, or only windows, P is that scoring's.
+    """
     t = cues.valid.shape[1]
-    lengths = dict.fromkeys(None if w is None or w >= t else w for w in windows)
-    return np.max([predict_dynamic(model, cues, chunk, seed, w) for w in lengths], axis=0)
+    lengths = list(dict.fromkeys(None if w is None or w >= t else w for w in windows))
+    probs = {w: predict_dynamic(model, cues, chunk, seed, w) for w in lengths}
+    local = [p for w, p in probs.items() if w is not None]
+    if None not in probs or not local:
+        return np.max(list(probs.values()), axis=0)
+    best = np.max(local, axis=0)
+    if lift is None:
+        return np.maximum(best, probs[None])
+    raise_by = np.clip(_logit(probs[None]) - _logit(best), 0.0, lift)
+    out = _sigmoid(_logit(best) + raise_by)
+    out[(best == 0) & (probs[None] == 0)] = 0.0  # never valid: no evidence of motion
+    return out
 
 
 def _logits(model: TrackTransformer, cues: TrackCues, chunk: int, seed: int) -> np.ndarray:
@@ -152,6 +169,11 @@ def _logits(model: TrackTransformer, cues: TrackCues, chunk: int, seed: int) -> 
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
