@@ -55,20 +55,20 @@ CANDIDATES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
 def davis_scores(model, root: Path, sequences: list[str], stages: Path, candidates,
-                 windows=MethodConfig.motion_windows) -> dict[float, float]:
+                 windows=MethodConfig.motion_windows, lift=MethodConfig.motion_lift) -> dict[float, float]:
     """Mean MOS J&F over ``sequences`` at each candidate threshold, tracks scored as
-    :func:`movseg.motion.predict_dynamic_max` with ``windows`` does."""
+    :func:`movseg.motion.predict_dynamic_max` with ``windows`` and ``lift`` does."""
     jf = {c: [] for c in candidates}
     for s in sequences:
         video, tracks, _, _ = stage_outputs(root, s, stages)
-        prob = predict_dynamic_max(model, track_cues(video, tracks), windows)
+        prob = predict_dynamic_max(model, track_cues(video, tracks), windows, lift=lift)
         for c in candidates:
             jf[c].append(score_sequence(root, s, video, tracks, prob, c))
     return {c: float(np.mean(v)) for c, v in jf.items()}
 
 
 def false_frames(model, static_root: Path, candidates,
-                 windows=MethodConfig.motion_windows) -> tuple[dict[float, int], int]:
+                 windows=MethodConfig.motion_windows, lift=MethodConfig.motion_lift) -> tuple[dict[float, int], int]:
     """Frames with any predicted object over the camera-only scenes of ``static_root``, per candidate,
     and the number of frames."""
     from movseg.io.video import read_video
@@ -81,7 +81,7 @@ def false_frames(model, static_root: Path, candidates,
         video = read_video(scene / "frames")
         q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
         tracks = track_video(video, cfg.tracker, queries=q)
-        prob = predict_dynamic_max(model, track_cues(video, tracks), windows)
+        prob = predict_dynamic_max(model, track_cues(video, tracks), windows, lift=lift)
         total += video.num_frames
         for c in candidates:
             obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c))
@@ -127,6 +127,9 @@ def main() -> None:
                     "object that a chosen threshold may give (default: no limit; reported only)")
     ap.add_argument("--window", type=windows_arg, default=MethodConfig.motion_windows,
                     help="score tracks as the pipeline would with these windows (0 = the whole video; default 0)")
+    ap.add_argument("--lift", type=float, default=MethodConfig.motion_lift,
+                    help="with windows and the whole video: the most the whole video may raise a track's windowed "
+                    "logit (default: no limit)")
     ap.add_argument("--write", action="store_true", help="store the chosen threshold in the weights")
     args = ap.parse_args()
     root, weights = Path(args.davis), Path(args.weights)
@@ -135,8 +138,8 @@ def main() -> None:
     sequences = [s for s in list_sequences(root / "Annotations" / "480p") if s not in holdout]
     model = load_model(weights)
     t0 = time.perf_counter()
-    jf = davis_scores(model, root, sequences, Path(args.stages), candidates, args.window)
-    false, total = false_frames(model, Path(args.static), candidates, args.window) if args.static else (None, 0)
+    jf = davis_scores(model, root, sequences, Path(args.stages), candidates, args.window, args.lift)
+    false, total = false_frames(model, Path(args.static), candidates, args.window, args.lift) if args.static else (None, 0)
     best = choose(jf, false, total, args.max_false)
     for c in candidates:
         cam = f"  camera-only frames with an object {false[c]} of {total}" if false else ""
@@ -145,7 +148,7 @@ def main() -> None:
     print(f"chosen {best} ({time.perf_counter() - t0:.0f} s); the weights had {model.threshold}")
     if args.write:
         record = {"command": "python benchmarks/choose_threshold.py " + " ".join(sys.argv[1:]),
-                  "sequences": sequences, "windows": list(args.window),
+                  "sequences": sequences, "windows": list(args.window), "lift": args.lift,
                   "jf": {str(c): round(100 * v, 2) for c, v in jf.items()},
                   "camera_only_false_frames": {str(c): v for c, v in false.items()} if false else None,
                   "camera_only_frames": total or None,

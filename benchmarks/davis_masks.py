@@ -9,6 +9,7 @@ then score segmenter settings (MOS J, F, J&F) without re-tracking.
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights runs/motion/best.safetensors
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights default --window 24 --group threshold=0.5
     python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights default --window 0,24   # the larger P
+    python benchmarks/davis_masks.py --root ../shared/data/davis2016 --weights default --window 0,24 --lift 1.2
 
 ``--fix CLASS`` gives one class of tracks (by where the query point lies relative to the
 ground-truth mask, see ``ERROR_CLASSES``) its ground-truth label and keeps the transformer's
@@ -170,6 +171,9 @@ def main() -> None:
     ap.add_argument("--window", type=windows_arg, default=MethodConfig.motion_windows,
                     help="with --weights: score tracks in windows of this many frames (0 = the whole video at once); "
                     "several, comma-separated, keep each track's highest P (default: the pipeline's, 0)")
+    ap.add_argument("--lift", type=float, default=MethodConfig.motion_lift,
+                    help="with windows and the whole video (0,24): the most the whole video may raise a track's "
+                    "windowed logit (default: no limit, the larger P)")
     ap.add_argument("--negative", type=float, help="tracks below this P(dynamic) prompt as background "
                     "(default: the grouping threshold)")
     args = ap.parse_args()
@@ -204,7 +208,7 @@ def main() -> None:
 
         for s, (video, tracks, prob, obj) in data.items():
             if model is not None:
-                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window)
+                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window, lift=args.lift)
             obj = group_tracks(tracks, prob, (video.height, video.width), group)
             data[s] = (video, tracks, prob, obj)
     for setting in args.set or [""]:

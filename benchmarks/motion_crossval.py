@@ -2,7 +2,7 @@
 sequences held out, so that every sequence is scored by a model that never saw it.
 
     python benchmarks/motion_crossval.py --config configs/motion.json --davis ../shared/data/davis2016 \
-        --steps 1500 --folds 4 --out runs/cv --json out/motion-crossval.json [--jf [--choose] [--window 0,24]]
+        --steps 1500 --folds 4 --out runs/cv --json out/motion-crossval.json [--jf [--choose] [--window 0,24 [--lift 1.2]]]
 
 Fold 0 is the shipped run's held-out five (``DAVIS_HOLDOUT``); the other sequences are dealt in
 sorted order into the remaining folds. A fold whose ``best.safetensors`` exists is not retrained.
@@ -62,6 +62,9 @@ def main() -> None:
                     help="with --jf: score tracks end to end as the pipeline would with these windows (0 = the whole "
                     "video; e.g. 0,24 keeps each track's higher P); with --choose, a threshold for other windows than "
                     "the default is chosen afresh and not stored")
+    ap.add_argument("--lift", type=float, default=MethodConfig.motion_lift,
+                    help="with --window 0,24: the most the whole video may raise a track's windowed logit "
+                    "(default: no limit, the larger P)")
     args = ap.parse_args()
     root = Path(args.davis)
     seqs = list_sequences(root / "Annotations" / "480p")
@@ -74,11 +77,12 @@ def main() -> None:
             print(f"fold {i}: training without {', '.join(fold)}", flush=True)
             train(cfg, progress=False)
         model = load_model(weights)
-        threshold, default = model.threshold, args.window == MethodConfig.motion_windows
+        threshold = model.threshold
+        default = args.window == MethodConfig.motion_windows and args.lift == MethodConfig.motion_lift
         if args.jf and args.choose and (threshold is None or not default):  # chosen on the fold's trained-on sequences
             trained_on = [s for s in seqs if s not in fold]
-            jf = davis_scores(model, root, trained_on, Path(args.stages), CANDIDATES, args.window)
-            false, total = false_frames(model, Path(args.static), CANDIDATES, args.window) if args.static else (None, 0)
+            jf = davis_scores(model, root, trained_on, Path(args.stages), CANDIDATES, args.window, args.lift)
+            false, total = false_frames(model, Path(args.static), CANDIDATES, args.window, args.lift) if args.static else (None, 0)
             threshold = choose(jf)
             if default:
                 write_threshold(weights, model, threshold, {"sequences": trained_on, "jf": jf, "false": false})
@@ -98,7 +102,7 @@ def main() -> None:
                 pooled[m][1].append(lab)
             if args.jf:
                 video, tracks, _, _ = stage_outputs(root, s, Path(args.stages))
-                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window)
+                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window, lift=args.lift)
                 row["jf"] = score_sequence(root, s, video, tracks, prob, threshold)
             rows[s] = row
             jf = f"  J&F {100 * row['jf']:5.1f}" if args.jf else ""
