@@ -122,7 +122,7 @@ def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple
     (docs/motion.md, "A capped lift"). With only the whole video, or only windows, P is that scoring's.
     """
     t = cues.valid.shape[1]
-    lengths = list(dict.fromkeys(None if w is None or w >= t else w for w in windows))
+    lengths = dict.fromkeys(None if w is None or w >= t else w for w in windows)
     probs = {w: predict_dynamic(model, cues, chunk, seed, w) for w in lengths}
     local = [p for w, p in probs.items() if w is not None]
     if None not in probs or not local:
