@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from movseg.eval.evaluate import list_sequences
-from movseg.method import MethodConfig
+from movseg.method import MethodConfig, tracker_options
 from movseg.motion import load_model, predict_dynamic_max, save_model, track_cues
 from movseg.train.trainer import holdout_of
 
@@ -80,7 +80,7 @@ def false_frames(model, static_root: Path, candidates,
     for scene in sorted(d for d in static_root.iterdir() if (d / "frames").is_dir()):
         video = read_video(scene / "frames")
         q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
-        tracks = track_video(video, cfg.tracker, queries=q)
+        tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
         prob = predict_dynamic_max(model, track_cues(video, tracks), windows, lift=lift)
         total += video.num_frames
         for c in candidates:

@@ -21,6 +21,7 @@ Only for development on the dev sequences; the reported figures come from `movse
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -176,6 +177,8 @@ def main() -> None:
                     "windowed logit (default: no limit, the larger P)")
     ap.add_argument("--negative", type=float, help="tracks below this P(dynamic) prompt as background "
                     "(default: the grouping threshold)")
+    ap.add_argument("--tracker-options", type=json.loads, help="the flow tracker's settings as JSON, e.g. '{}' for "
+                    "its own defaults with long links (default: the pipeline's); give such runs their own --cache")
     args = ap.parse_args()
     group = GroupConfig(**parse(args.group or ""))
     model = None
@@ -187,7 +190,7 @@ def main() -> None:
     group = replace(group, threshold=resolve_threshold(group.threshold, model.threshold if model else shipped_threshold()))
     root = Path(args.root)
     seqs = args.sequences.split(",") if args.sequences else (root / "sequences.txt").read_text().split()
-    method = MethodConfig(grid_size=args.grid_size, max_tracks=args.max_tracks)
+    method = MethodConfig(grid_size=args.grid_size, max_tracks=args.max_tracks, tracker_options=args.tracker_options)
     data = {s: stage_outputs(root, s, Path(args.cache), method) for s in seqs}
     if args.classes:
         print_classes(root, data)

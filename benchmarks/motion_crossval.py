@@ -89,7 +89,8 @@ def main() -> None:
             table = "  ".join(f"{c}: {100 * jf[c]:.1f}" + (f" ({false[c]})" if false else "") for c in CANDIDATES)
             print(f"fold {i}: threshold {threshold} chosen on its {len(trained_on)} trained-on sequences; "
                   f"J&F{f' (camera-only frames with an object, of {total})' if false else ''} {table}", flush=True)
-        for s, path in zip(fold, data.prepare_davis(cfg.cache, root, fold, cfg.workers, False)):
+        for s, path in zip(fold, data.prepare_davis(cfg.cache, root, fold, cfg.workers, False,
+                                                      tracker_options=cfg.tracker_options)):
             smp = data.load_sample(path)
             cues = TrackCues(smp["points"].astype(np.float32), smp["valid"], smp["appearance"].astype(np.float32))
             keep = ~smp["ignore"]

@@ -1,6 +1,7 @@
 """Speed and memory of the tracking stage at DAVIS resolution (prints a table).
 
-    python benchmarks/track_speed.py [--root ../shared/data/davis2016] [--sequences bear,train] [--tracks 5000]
+    python benchmarks/track_speed.py [--root ../shared/data/davis2016] [--sequences bear,train] [--tracks 5000] \
+        [--set link=0]
 
 Per sequence: frames are read first (not timed); then the tracker runs on
 ~5,000 SegAnyMo queries (grid 10 px, step 8, sampled), and its wall time is
@@ -10,6 +11,7 @@ this process, frames included.
 """
 
 import argparse
+import json
 import resource
 import time
 
@@ -23,13 +25,16 @@ def main():
     ap.add_argument("--sequences", default="bear,breakdance-flare,train")
     ap.add_argument("--tracks", type=int, default=5000)
     ap.add_argument("--tracker", default="flow")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a tracker setting, e.g. link=0 (repeatable; values are read as JSON)")
     args = ap.parse_args()
     print(f"{'sequence':<18}{'frames':>7}{'tracks':>8}{'flow ms/f':>11}{'chain ms/f':>12}{'total ms/f':>12}")
     tot_t, tot_f = 0.0, 0
+    settings = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     for s in args.sequences.split(","):
         video = read_video(f"{args.root}/JPEGImages/480p/{s}")
         q = make_queries(video.num_frames, video.height, video.width, 10, 8, args.tracks)
-        tracker = build_tracker(args.tracker)
+        tracker = build_tracker(args.tracker, **settings)
         t0 = time.perf_counter()
         tracker(video, q)
         dt = time.perf_counter() - t0

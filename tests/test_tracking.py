@@ -102,6 +102,35 @@ def test_camera_pan_tracks_a_moving_square():
     assert np.allclose(tr.xy[2, :, 0], 24 + 3 * np.arange(6), atol=1.0)  # tracked backward from frame 5
 
 
+def test_a_long_link_finds_a_point_that_two_corrupted_frames_made_the_chain_lose():
+    frames, labels = moving_square_clip(T=9, h=160, w=224, size=48, speed=2)
+    rng = np.random.default_rng(0)
+    for t in (2, 3):  # the square turns to noise: the frame-to-frame steps through it fail
+        m = labels[t] > 0
+        frames[t][m] = rng.integers(0, 256, (m.sum(), 3))
+    q = np.array([[0, 34, 80]], np.float32)  # on the square, which moves 2 px per frame
+    truth = 34 + 2 * np.arange(9)
+    chained = build_tracker("flow", link=0)(video_of(frames), q)
+    assert not chained.visible[0, 4:].any()  # lost for good: the camera-motion search looks where it was
+    linked = build_tracker("flow")(video_of(frames), q)  # default: links from frame 0 to 4 and 4 to 8
+    assert linked.visible[0, 4:].all() and (linked.confidence[0, 4:] > 0).all()
+    assert np.abs(linked.xy[0, 4:, 0] - truth[4:]).max() < 1.0 and np.abs(linked.xy[0, 4:, 1] - 80).max() < 1.0
+
+
+def test_the_pipeline_tracks_without_long_links_as_its_weights_learnt():
+    from movseg.method import MethodConfig, tracker_options
+    from movseg.tracking.flow_tracker import FlowTrackerConfig
+
+    assert FlowTrackerConfig().link == 4  # `movseg track` and the tracker's own default link
+    assert MethodConfig().tracker_options is None and tracker_options("flow") == {"link": 0}
+    assert tracker_options("lk") == {} and tracker_options("flow", {}) == {}  # other trackers; explicit settings win
+    frames, _ = moving_square_clip(T=9, h=160, w=224, size=48, speed=2)
+    q = np.array([[0, 34, 80], [4, 150, 30]], np.float32)
+    a = track_video(video_of(frames), queries=q, **tracker_options("flow"))
+    b = build_tracker("flow", link=0)(video_of(frames), q)
+    assert np.array_equal(a.xy, b.xy) and np.array_equal(a.visible, b.visible)
+
+
 # ---- edge cases ----
 def test_one_frame_video():
     frames, _ = moving_square_clip(T=1)

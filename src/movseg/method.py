@@ -23,10 +23,23 @@ from movseg.types import Segmentation, Tracks, Video
 
 MIN_FRAMES = 3  # shorter videos give empty masks: one frame has no motion, two too little to trust
 
+# The shipped track transformer learnt from `flow` tracks without long links. With links its DAVIS dev J&F is 62.6
+# against 62.8 (docs/tracking.md, "Long links"), so the pipeline, and the training data made for it, keep the tracks
+# it knows until a model is trained on linked ones
+PIPELINE_FLOW = {"link": 0}
+
+
+def tracker_options(tracker: str, options: dict | None = None) -> dict:
+    """The settings the pipeline gives ``tracker``: ``options``, or by default ``PIPELINE_FLOW`` for ``flow``."""
+    if options is not None:
+        return options
+    return dict(PIPELINE_FLOW) if tracker == "flow" else {}
+
 
 @dataclass
 class MethodConfig:
     tracker: str = "flow"  # tracking backend (registry name)
+    tracker_options: dict | None = None  # its settings (None: `tracker_options(tracker)`, the flow tracker without links)
     # Denser than the paper's grid 10 / 5,000 tracks: the masks stage interpolates between track points, and
     # twice the points cost ~0.03 s/frame but gain 3.8 J&F on DAVIS dev (docs/benchmarks.md)
     grid_size: int = 5  # query grid spacing, px at the processing resolution (paper: 10)
@@ -85,7 +98,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
     preload.start()
     with clock("track"):
         q = make_queries(T, H, W, cfg.grid_size, cfg.step, cfg.max_tracks)
-        tracks = track_video(video, cfg.tracker, queries=q)
+        tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
     preload.join()
     from movseg.motion import geometric_dynamic, load_model, predict_dynamic_max, track_cues
 

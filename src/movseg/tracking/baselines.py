@@ -15,10 +15,11 @@ from movseg.types import Tracks, Video
 
 @register("dis-naive")
 class NaiveDISTracker(FlowTracker):
-    """DIS flow chaining with no forward–backward or appearance check: a track is lost only when it leaves the frame."""
+    """DIS flow chaining with no forward–backward or appearance check and no long links: a track is lost
+    only when it leaves the frame."""
 
     def __init__(self, **config):
-        super().__init__(**{"fb_check": False, **config})
+        super().__init__(**{"fb_check": False, "link": 0, **config})
 
 
 @dataclass

@@ -15,7 +15,14 @@ A track that fails is marked occluded and, instead of riding on the
 occluder's flow, follows the camera motion (a RANSAC homography fitted to the
 flow). For ``max_gap`` frames it is searched for around that prediction by
 template matching; when found (NCC ≥ ``reattach_ncc``) it becomes visible
-again. Each query is tracked forward and backward from its query frame.
+again.
+
+Long links (``link`` = 4) limit drift and find lost points on moving objects too: the flow
+between frames a and a + 4 (a = 0, 4, 8, ...) is computed as well. At a + 4, a point that was
+visible at a moves to where that link takes it when the link is forward–backward consistent and
+lands within ``link_snap`` px of the chained position (the chained positions in between share
+the correction); a point lost since a is found there again when its patch still matches (or is
+flat). Each query is tracked forward and backward from its query frame.
 Confidence is a logistic function of the step's consistency error, the
 patch correlation and the track's age (coefficients in ``CONFIDENCE``,
 fitted on synthetic ground truth by ``benchmarks/calibrate_confidence.py``).
@@ -58,6 +65,9 @@ class FlowTrackerConfig:
     search_radius: int = 4  # re-attachment search radius (working-resolution px)
     patch: int = 7  # template side (working-resolution px)
     template_rate: float = 0.3  # how fast the template follows the track's appearance
+    link: int = 4  # long flow links from frame a to a + link, a = 0, link, 2 link, ... (0 = off)
+    link_ncc: float = 0.8  # a long link re-attaches a lost point whose textured patch matches this well (flat: always)
+    link_snap: float = 3.0  # a visible point within this many px of where its long link lands moves there (0 = off)
     keep_features: bool = False  # keep the confidence features in .features (for calibration only)
 
 
@@ -77,17 +87,19 @@ class FlowTracker:
         size, sx, sy = working_size(H, W, self.cfg.work_side)
         t0 = time.perf_counter()
         gray = [cv2.resize(to_gray(f), size, interpolation=cv2.INTER_AREA) for f in video.frames]
-        flows = _Flows(gray, self.cfg.preset)
+        flows = _Flows(gray, self.cfg.preset, self.cfg.link)
         self.timings["flow"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         qt = np.round(q[:, 0]).astype(int)
         start = rescale_xy(q[:, 1:], sx, sy)
         gray_f = [g.astype(np.float32) for g in gray]
         rev = lambda a: a[::-1]
+        links_bwd = {T - 1 - e: (T - 1 - a, b, f) for a, (e, f, b) in flows.links.items()}
         with ThreadPoolExecutor(2) as pool:  # the two passes are independent; OpenCV and numpy release the GIL
-            fwd = pool.submit(_chain, self.cfg, gray_f, flows.forward, flows.backward, flows.homography, qt, start)
+            fwd = pool.submit(_chain, self.cfg, gray_f, flows.forward, flows.backward, flows.homography, qt, start,
+                              flows.links)
             bwd = pool.submit(_chain, self.cfg, rev(gray_f), rev(flows.backward), rev(flows.forward),
-                              [np.linalg.inv(h) for h in rev(flows.homography)], T - 1 - qt, start)
+                              [np.linalg.inv(h) for h in rev(flows.homography)], T - 1 - qt, start, links_bwd)
             fwd, bwd = fwd.result(), bwd.result()
         bwd = {k: v[:, ::-1] for k, v in bwd.items()}
         after = np.arange(T)[None, :] >= qt[:, None]  # (N, T): use the forward pass
@@ -98,18 +110,27 @@ class FlowTracker:
 
 
 class _Flows:
-    """Forward/backward flow and camera homography for every frame pair (working resolution)."""
+    """Forward/backward flow and camera homography for every frame pair (working resolution).
 
-    def __init__(self, gray: list[np.ndarray], preset: str):
+    With ``link`` = K > 0, also the flows between frames a and a + K for a = 0, K, 2K, ...:
+    ``links[a] = (a + K, forward, backward)``.
+    """
+
+    def __init__(self, gray: list[np.ndarray], preset: str, link: int = 0):
         def flows(pairs) -> list[np.ndarray]:
             dis = DISFlow(preset)  # one per thread
             return [dis(a, b) for a, b in pairs]
 
+        starts = list(range(0, len(gray) - link, link)) if link > 0 else []
+        pairs = list(zip(gray[:-1], gray[1:])) + [(gray[a], gray[a + link]) for a in starts]
         # DIS uses the two cores only in part: the two directions side by side take ~0.8x the time
         with ThreadPoolExecutor(2) as pool:
-            forward = pool.submit(flows, zip(gray[:-1], gray[1:]))
-            backward = pool.submit(flows, zip(gray[1:], gray[:-1]))
-            self.forward, self.backward = forward.result(), backward.result()
+            forward = pool.submit(flows, pairs)
+            backward = pool.submit(flows, [(b, a) for a, b in pairs])
+            forward, backward = forward.result(), backward.result()
+        n = len(gray) - 1
+        self.forward, self.backward = forward[:n], backward[:n]
+        self.links = {a: (a + link, f, b) for a, f, b in zip(starts, forward[n:], backward[n:])}
         self.homography = [fit_homography(f, step=16) for f in self.forward]
 
 
@@ -136,8 +157,13 @@ def _apply_h(Hm: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(pts[:, None].astype(np.float64), Hm)[:, 0].astype(np.float32)
 
 
-def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.ndarray, start: np.ndarray) -> dict:
+def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.ndarray, start: np.ndarray,
+           links: dict | None = None) -> dict:
     """Track every query forward in time from its query frame. Frames before it are left empty.
+
+    ``links[s] = (e, forward, backward)``: flows between frames s and e > s, non-overlapping. A point
+    visible at s that is lost by e is found again at e where the long link takes it, when that link
+    is forward-backward consistent and the patch there matches the template (``link_ncc``).
 
     Returns ``xy (N, T, 2)``, ``visible (N, T)``, ``confidence (N, T)`` at working resolution.
     """
@@ -157,6 +183,9 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
     reattached = np.zeros(N, np.float32)
     template = np.zeros((N, len(off)), np.float32)
     tex_std = np.zeros(N, np.float32)  # texture of the query patch
+    last = np.zeros(N, int)  # last frame the track was visible
+    links = links or {}
+    link = None  # (end frame, forward, backward, tracks visible at its start, their positions there)
     for t in range(T):
         new = qt == t
         if new.any():  # tracks start at their query frame, visible if inside the image
@@ -168,8 +197,12 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
             conf[idx, t] = inside
         xy[:, t] = pos
         vis[:, t] = seen
+        last[seen] = t
         if t == T - 1:
             break
+        if t in links:
+            held = np.flatnonzero(alive & seen)
+            link = (t, *links[t], held, pos[held].copy())
         # visible tracks: one flow step with checks
         v = np.flatnonzero(alive & seen)
         if len(v):
@@ -219,6 +252,10 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
             miss = o[~hit]
             gap[miss] += 1
             alive[miss[gap[miss] > cfg.max_gap]] = False
+        if link is not None and link[1] == t + 1:
+            _follow_link(cfg, gray[t + 1], link, template, tex_std, off, xy, pos, alive, seen, gap, age, reattached,
+                         last, conf, feats)
+            link = None
         # given-up tracks keep following the camera so their positions stay defined
         dead = np.flatnonzero(~alive & (qt <= t))
         if len(dead):
@@ -227,6 +264,48 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
     if feats is not None:
         out["features"] = feats
     return out
+
+
+def _follow_link(cfg, img, link, template, tex_std, off, xy, pos, alive, seen, gap, age, reattached, last, conf, feats):
+    """Apply a long link at its end frame ``e``: re-attach the lost points it finds (in place).
+
+    A re-attached point's positions over its gap are interpolated linearly between its last
+    visible position and the found one (it stays reported occluded there).
+    """
+    start, e, forward, backward, held, p = link
+    h, w = img.shape
+    keep = alive[held]
+    held, p = held[keep], p[keep]
+    if not len(held):
+        return
+    f = sample_bilinear(forward, p[:, 0], p[:, 1])
+    q = p + f
+    b = sample_bilinear(backward, q[:, 0], q[:, 1])
+    fb_ratio = np.sum((f + b) ** 2, 1) / (cfg.fb_alpha * (np.sum(f**2, 1) + np.sum(b**2, 1)) + cfg.fb_beta)
+    patches, std = _patches(img, q, off, with_std=True)
+    ncc = np.sum(patches * template[held], 1)
+    textured = np.minimum(std, tex_std[held]) >= cfg.min_texture
+    ok = (fb_ratio < 1) & inside_frame(q, w, h)
+    lost = ok & ~seen[held] & ((ncc >= cfg.link_ncc) | ~textured)
+    idx = held[lost]
+    a = last[idx][:, None]  # positions over the gap: straight from the last visible one
+    s = ((np.arange(e)[None] - a) / (e - a))[..., None]  # (M, e, 1)
+    from_a = xy[idx, a[:, 0]][:, None]
+    xy[idx, :e] = np.where(s > 0, from_a + s * (q[lost][:, None] - from_a), xy[idx, :e])
+    pos[idx] = q[lost]
+    seen[idx] = True
+    gap[idx] = 0
+    reattached[idx] = 1.0
+    phi = np.stack([np.ones(len(idx)), np.minimum(fb_ratio[lost], 4), ncc[lost], np.log1p(age[idx]), reattached[idx]], 1)
+    conf[idx, e] = 1 / (1 + np.exp(-(phi @ CONFIDENCE)))
+    if feats is not None:
+        feats[idx, e] = phi
+    if cfg.link_snap > 0:
+        near = ok & seen[held] & ~lost & (np.linalg.norm(q - pos[held], axis=1) < cfg.link_snap)
+        i = held[near]
+        s = (np.arange(start + 1, e) - start) / (e - start)  # the chained positions in between share the correction
+        xy[i, start + 1 : e] += s[None, :, None] * (q[near] - pos[i])[:, None, :]
+        pos[i] = q[near]
 
 
 def _renorm(p: np.ndarray) -> np.ndarray:

@@ -19,19 +19,22 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from movseg.method import tracker_options
 from movseg.motion.cues import track_cues
 from movseg.tracking import build_tracker, make_queries
 from movseg.tracking.base import queries_from_tracks
 from movseg.types import Video
 
 
-def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "flow") -> dict:
-    """Render scene ``index`` of ``seed``, track its ground-truth queries with our tracker, label them."""
+def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "flow", options: dict | None = None) -> dict:
+    """Render scene ``index`` of ``seed``, track its ground-truth queries with our tracker (``options``: its
+    settings, by default the pipeline's), label them."""
     from movseg.synth.generate import generate_scene
 
     scene = generate_scene(seed, index, preset)
     video = Video(scene.frames, 24.0, [f"{i:05d}" for i in range(len(scene.frames))])
-    tracks = build_tracker(tracker)(video, queries_from_tracks(scene.tracks["xy"], scene.tracks["query_frame"]))
+    queries = queries_from_tracks(scene.tracks["xy"], scene.tracks["query_frame"])
+    tracks = build_tracker(tracker, **tracker_options(tracker, options))(video, queries)
     oid = scene.tracks["object_id"]  # (N,) 0 = scenery
     ever = np.concatenate([[False], scene.moving.any(axis=1)])  # indexed by object id
     label = ever[oid]
@@ -39,7 +42,8 @@ def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "f
 
 
 def davis_sample(root: str | Path, sequence: str, grid_size: int = 10, step: int = 8, max_tracks: int | None = 5000,
-                 boundary_px: float = 3.0, tracker: str = "flow", stride: int = 1, offset: int = 0) -> dict:
+                 boundary_px: float = 3.0, tracker: str = "flow", stride: int = 1, offset: int = 0,
+                 options: dict | None = None) -> dict:
     """Track a DAVIS sequence (SegAnyMo grid) and label each track by the ground-truth foreground at its
     query point; points within ``boundary_px`` of the mask boundary are marked ``ignore``. With
     ``stride`` > 1 the video is every ``stride``-th frame from ``offset``: the same scene with
@@ -51,7 +55,7 @@ def davis_sample(root: str | Path, sequence: str, grid_size: int = 10, step: int
     if stride > 1:
         video = Video(video.frames[offset::stride], video.fps / stride, video.names[offset::stride], video.source)
     q = make_queries(video.num_frames, video.height, video.width, grid_size, step, max_tracks)
-    tracks = build_tracker(tracker)(video, q)
+    tracks = build_tracker(tracker, **tracker_options(tracker, options))(video, q)
     label, ignore = davis_labels(root / "Annotations" / "480p" / sequence, video.names, q, boundary_px)
     return _pack(track_cues(video, tracks), label, ignore)
 
@@ -101,17 +105,19 @@ def _write(path: Path, fn, *args) -> str:
 
 
 def prepare_synth(cache: str | Path, seed: int, scenes: int, preset: str = "train", workers: int = 1,
-                  progress: bool = True) -> list[Path]:
-    """Cache samples of scenes ``0..scenes-1`` of ``seed`` in ``cache/<preset>-<seed>/`` (existing ones are kept)."""
+                  progress: bool = True, tracker_options: dict | None = None) -> list[Path]:
+    """Cache samples of scenes ``0..scenes-1`` of ``seed`` in ``cache/<preset>-<seed>/`` (existing ones are kept,
+    whatever tracker settings made them: give other settings another cache)."""
     folder = Path(cache) / f"{preset}-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    jobs = [(folder / f"{i:05d}.npz", synth_sample, seed, i, preset) for i in range(scenes)]
+    sample = partial(synth_sample, options=tracker_options)
+    jobs = [(folder / f"{i:05d}.npz", sample, seed, i, preset) for i in range(scenes)]
     _run(jobs, workers, progress, f"tracks {preset}-{seed}")
     return [j[0] for j in jobs]
 
 
 def prepare_davis(cache: str | Path, root: str | Path, sequences: list[str], workers: int = 1,
-                  progress: bool = True, strides: tuple[int, ...] = (1,)) -> list[Path]:
+                  progress: bool = True, strides: tuple[int, ...] = (1,), tracker_options: dict | None = None) -> list[Path]:
     """Cache samples of DAVIS sequences in ``cache/davis/``: for each stride s, one per offset
     0..s-1 (``<seq>.npz`` at stride 1, ``<seq>-s<s>o<offset>.npz`` otherwise)."""
     folder = Path(cache) / "davis"
@@ -121,7 +127,7 @@ def prepare_davis(cache: str | Path, root: str | Path, sequences: list[str], wor
         for st in strides:
             for o in range(st):
                 name = f"{s}.npz" if st == 1 else f"{s}-s{st}o{o}.npz"
-                jobs.append((folder / name, partial(davis_sample, stride=st, offset=o), str(root), s))
+                jobs.append((folder / name, partial(davis_sample, stride=st, offset=o, options=tracker_options), str(root), s))
     _run(jobs, workers, progress, "tracks davis")
     return [j[0] for j in jobs]
 

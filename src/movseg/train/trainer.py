@@ -43,6 +43,9 @@ class TrainConfig:
     davis_holdout: tuple[str, ...] = DAVIS_HOLDOUT  # DAVIS sequences kept out of training, for measurement
     davis_fraction: float = 0.25  # share of batch videos drawn from DAVIS when davis_root is set
     davis_strides: tuple[int, ...] = (1,)  # also train on every s-th frame (all offsets): faster real motion
+    # settings of the `flow` tracker that makes the samples (None: the pipeline's, movseg.method.PIPELINE_FLOW);
+    # other settings need another `cache`
+    tracker_options: dict | None = None
     steps: int = 6000  # optimiser steps
     batch: int = 2  # videos per batch
     min_tracks: int = 64  # tracks per video in a batch: uniform in [min_tracks, max_tracks]
@@ -211,15 +214,17 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     rng = np.random.default_rng(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_s = load_samples(data.prepare_synth(cfg.cache, cfg.synth_seed, cfg.synth_scenes, "train", cfg.workers, progress))
-    val_s = load_samples(data.prepare_synth(cfg.cache, cfg.val_seed, cfg.val_scenes, "train", cfg.workers, progress))
+    opts = cfg.tracker_options
+    train_s = load_samples(data.prepare_synth(cfg.cache, cfg.synth_seed, cfg.synth_scenes, "train", cfg.workers, progress,
+                                              opts))
+    val_s = load_samples(data.prepare_synth(cfg.cache, cfg.val_seed, cfg.val_scenes, "train", cfg.workers, progress, opts))
     davis_s = None
     if cfg.davis_root:
         from movseg.eval.evaluate import list_sequences
 
         seqs = [s for s in list_sequences(Path(cfg.davis_root) / "Annotations" / "480p") if s not in cfg.davis_holdout]
         davis_s = load_samples(data.prepare_davis(cfg.cache, cfg.davis_root, seqs, cfg.workers, progress,
-                                                  cfg.davis_strides))
+                                                  cfg.davis_strides, opts))
     labels = np.concatenate([s["label"][~s["ignore"]] for s in train_s + (davis_s or [])])
     # the full ratio (~11 on our data) moves the F1-best threshold far from 0.5; its square root keeps
     # positives weighted while 0.5 stays a sensible decision threshold
