@@ -14,6 +14,7 @@ synth`'s. Development only: report figures from `movseg bench synth` on scenes y
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
@@ -34,12 +35,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from davis_masks import parse, shipped_threshold  # noqa: E402  (k=v,k=v settings, as there)
 
 
-def stage_outputs(scene: Path, cache: Path):
-    """``(video, tracks, P(dynamic))`` of one scene, from ``cache`` when there."""
+def stage_outputs(scene: Path, cache: Path, tracker_options: dict | None = None):
+    """``(video, tracks, P(dynamic))`` of one scene, from ``cache`` when there (made with these tracker settings)."""
     path = cache / f"{scene.name}.npz"
     video = read_video(scene / "frames")
     if not path.exists():
-        out = segment_moving_objects(video, MethodConfig())
+        out = segment_moving_objects(video, MethodConfig(tracker_options=tracker_options))
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(path, **out.tracks.to_npz_dict(), dynamic_prob=out.dynamic_prob)
     z = np.load(path)
@@ -86,6 +87,8 @@ def main() -> None:
     ap.add_argument("--oracle", action="store_true",
                     help="replace P(dynamic) by the ground truth at each track's query point (1 on a moving object's "
                          "mask, else 0): the ceiling of the grouping and masks stages with a perfect motion model")
+    ap.add_argument("--tracker-options", type=json.loads, help="the flow tracker's settings as JSON ('{}': its own "
+                    "defaults, with long links; default: the pipeline's); give such runs their own --cache")
     args = ap.parse_args()
     root = Path(args.root)
     scenes = sorted(d for d in root.iterdir() if (d / "frames").is_dir())
@@ -94,7 +97,7 @@ def main() -> None:
     for s in scenes:
         _, gt = read_mask_folder(s / "masks")
         if gt.any():
-            video, tracks, prob = stage_outputs(s, cache)
+            video, tracks, prob = stage_outputs(s, cache, args.tracker_options)
             if args.oracle:
                 prob = oracle_prob(tracks, gt)
             data.append(((video, tracks, prob), gt))
