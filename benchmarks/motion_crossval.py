@@ -90,7 +90,7 @@ def main() -> None:
             print(f"fold {i}: threshold {threshold} chosen on its {len(trained_on)} trained-on sequences; "
                   f"J&F{f' (camera-only frames with an object, of {total})' if false else ''} {table}", flush=True)
         for s, path in zip(fold, data.prepare_davis(cfg.cache, root, fold, cfg.workers, False,
-                                                      tracker_options=cfg.tracker_options)):
+                                                      options=cfg.tracker_options)):
             smp = data.load_sample(path)
             cues = TrackCues(smp["points"].astype(np.float32), smp["valid"], smp["appearance"].astype(np.float32))
             keep = ~smp["ignore"]

@@ -24,8 +24,8 @@ from movseg.types import Segmentation, Tracks, Video
 MIN_FRAMES = 3  # shorter videos give empty masks: one frame has no motion, two too little to trust
 
 # The shipped track transformer learnt from `flow` tracks without long links. With links its DAVIS dev J&F is 62.6
-# against 62.8 (docs/tracking.md, "Long links"), so the pipeline, and the training data made for it, keep the tracks
-# it knows until a model is trained on linked ones
+# against 62.8, and a model trained on linked tracks scores 61.9 (docs/tracking.md, "Long links"), so the pipeline
+# and the training data made for it keep the tracker without them
 PIPELINE_FLOW = {"link": 0}
 
 

@@ -161,9 +161,8 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
            links: dict | None = None) -> dict:
     """Track every query forward in time from its query frame. Frames before it are left empty.
 
-    ``links[s] = (e, forward, backward)``: flows between frames s and e > s, non-overlapping. A point
-    visible at s that is lost by e is found again at e where the long link takes it, when that link
-    is forward-backward consistent and the patch there matches the template (``link_ncc``).
+    ``links[s] = (e, forward, backward)``: flows between frames s and e > s, non-overlapping, applied
+    at e by :func:`_follow_link` to the points visible at s.
 
     Returns ``xy (N, T, 2)``, ``visible (N, T)``, ``confidence (N, T)`` at working resolution.
     """
@@ -185,7 +184,7 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
     tex_std = np.zeros(N, np.float32)  # texture of the query patch
     last = np.zeros(N, int)  # last frame the track was visible
     links = links or {}
-    link = None  # (end frame, forward, backward, tracks visible at its start, their positions there)
+    link = None  # (start, end, forward, backward, tracks visible at the start, their positions there)
     for t in range(T):
         new = qt == t
         if new.any():  # tracks start at their query frame, visible if inside the image
@@ -200,11 +199,10 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
         last[seen] = t
         if t == T - 1:
             break
-        if t in links:
-            held = np.flatnonzero(alive & seen)
-            link = (t, *links[t], held, pos[held].copy())
         # visible tracks: one flow step with checks
         v = np.flatnonzero(alive & seen)
+        if t in links:
+            link = (t, *links[t], v, pos[v].copy())
         if len(v):
             p = pos[v]
             f = sample_bilinear(forward[t], p[:, 0], p[:, 1])
@@ -267,10 +265,13 @@ def _chain(cfg: FlowTrackerConfig, gray, forward, backward, homography, qt: np.n
 
 
 def _follow_link(cfg, img, link, template, tex_std, off, xy, pos, alive, seen, gap, age, reattached, last, conf, feats):
-    """Apply a long link at its end frame ``e``: re-attach the lost points it finds (in place).
+    """Apply a long link at its end frame ``e`` to the points visible at its start (in place).
 
-    A re-attached point's positions over its gap are interpolated linearly between its last
-    visible position and the found one (it stays reported occluded there).
+    Where the link is forward–backward consistent, a point lost since the start is found again where
+    it lands, if its patch matches the template (``link_ncc``) or is flat; its positions over the gap
+    are interpolated linearly from its last visible one (it stays reported occluded there). A point
+    still visible moves there if that is within ``link_snap`` px, and its positions since the start
+    take their share of the correction.
     """
     start, e, forward, backward, held, p = link
     h, w = img.shape

@@ -105,19 +105,19 @@ def _write(path: Path, fn, *args) -> str:
 
 
 def prepare_synth(cache: str | Path, seed: int, scenes: int, preset: str = "train", workers: int = 1,
-                  progress: bool = True, tracker_options: dict | None = None) -> list[Path]:
+                  progress: bool = True, options: dict | None = None) -> list[Path]:
     """Cache samples of scenes ``0..scenes-1`` of ``seed`` in ``cache/<preset>-<seed>/`` (existing ones are kept,
-    whatever tracker settings made them: give other settings another cache)."""
+    whatever tracker settings made them: give other ``options`` another cache)."""
     folder = Path(cache) / f"{preset}-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    sample = partial(synth_sample, options=tracker_options)
+    sample = partial(synth_sample, options=options)
     jobs = [(folder / f"{i:05d}.npz", sample, seed, i, preset) for i in range(scenes)]
     _run(jobs, workers, progress, f"tracks {preset}-{seed}")
     return [j[0] for j in jobs]
 
 
 def prepare_davis(cache: str | Path, root: str | Path, sequences: list[str], workers: int = 1,
-                  progress: bool = True, strides: tuple[int, ...] = (1,), tracker_options: dict | None = None) -> list[Path]:
+                  progress: bool = True, strides: tuple[int, ...] = (1,), options: dict | None = None) -> list[Path]:
     """Cache samples of DAVIS sequences in ``cache/davis/``: for each stride s, one per offset
     0..s-1 (``<seq>.npz`` at stride 1, ``<seq>-s<s>o<offset>.npz`` otherwise)."""
     folder = Path(cache) / "davis"
@@ -127,7 +127,7 @@ def prepare_davis(cache: str | Path, root: str | Path, sequences: list[str], wor
         for st in strides:
             for o in range(st):
                 name = f"{s}.npz" if st == 1 else f"{s}-s{st}o{o}.npz"
-                jobs.append((folder / name, partial(davis_sample, stride=st, offset=o, options=tracker_options), str(root), s))
+                jobs.append((folder / name, partial(davis_sample, stride=st, offset=o, options=options), str(root), s))
     _run(jobs, workers, progress, "tracks davis")
     return [j[0] for j in jobs]
 
