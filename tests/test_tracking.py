@@ -192,6 +192,15 @@ def test_cli_track(tmp_path, capsys):
     code = main(["track", str(tmp_path / "clip"), "-o", str(tmp_path / "b.npz"), "--queries", str(tmp_path / "bad.npy")])
     assert code == 1 and "cannot read queries" in capsys.readouterr().err
     assert not (tmp_path / "b.npz").exists()
+    # --link 0: the tracks `movseg segment` uses; --link does not apply to LK
+    assert main(["track", str(tmp_path / "clip"), "-o", str(tmp_path / "n.npz"), "--queries", str(tmp_path / "q.npy"),
+                 "--link", "0", "-q"]) == 0
+    assert np.array_equal(np.load(tmp_path / "n.npz")["xy"],
+                          track_video(video_of(frames), queries=np.load(tmp_path / "q.npy"), link=0).xy)
+    code = main(["track", str(tmp_path / "clip"), "-o", str(tmp_path / "l.npz"), "--tracker", "lk", "--link", "2"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--link applies to the flow trackers" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "l.npz").exists()
 
 
 def test_cli_bench_tracks_synth(tmp_path, capsys):

@@ -17,14 +17,23 @@ from movseg import __version__
 from movseg.errors import MovsegError
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
-    return v
+def _int_at_least(minimum: int):
+    """An argparse type: a whole number >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {v}")
+        return v
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -124,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="video file or folder of frames")
     p.add_argument("-o", "--output", required=True, help="tracks file (.npz): xy, visible, confidence, query_frame")
     p.add_argument("--tracker", default="flow", help="tracker backend (default: %(default)s; baselines: dis-naive, lk)")
+    _add_link_option(p)
     p.add_argument("--grid-size", type=_positive_int, default=10, help="query grid spacing in px (default: %(default)s)")
     p.add_argument("--step", type=_positive_int, default=8, help="query frames every N frames (default: %(default)s)")
     p.add_argument("--max-tracks", type=_positive_int, help="sample at most N queries")
@@ -157,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--synth", help="root of scenes written by `movseg synth`")
     g.add_argument("--davis", help="DAVIS root (label-free membership consistency)")
     b.add_argument("--tracker", default="flow", help="tracker backend (default: %(default)s)")
+    _add_link_option(b)
     b.add_argument("--limit", type=_positive_int, help="at most N synthetic scenes")
     b.add_argument("--sequences-file", help="DAVIS sequences, one per line (default: all)")
     b.add_argument("--max-frames", type=_positive_int, help="DAVIS: at most N frames per sequence")
@@ -248,7 +259,7 @@ def cmd_track(args) -> int:
             raise MovsegError(f"queries in {args.queries} must be (N, 3) rows of (t, x, y), got {queries.shape}")
         queries = np.concatenate([queries[:, :1], rescale_xy(queries[:, 1:], sx, sy)], 1)
     grid = max(1, round(args.grid_size * sx))
-    tracks = track_video(video, args.tracker, queries, grid, args.step, args.max_tracks)
+    tracks = track_video(video, args.tracker, queries, grid, args.step, args.max_tracks, **_link_config(args))
     out = tracks.to_npz_dict()
     out["xy"] = rescale_xy(out["xy"], 1 / sx, 1 / sy)
     with atomic_file(args.output) as tmp:
@@ -274,6 +285,20 @@ def cmd_track(args) -> int:
     return 0
 
 
+def _add_link_option(p) -> None:
+    p.add_argument("--link", type=_non_negative_int, metavar="K",
+                   help="flow tracker: long flow links every K frames (default: 4; 0 = none, the tracks that "
+                        "`movseg segment` uses)")
+
+
+def _link_config(args) -> dict:
+    if args.link is None:
+        return {}
+    if args.tracker not in ("flow", "dis-naive"):
+        raise MovsegError(f"--link applies to the flow trackers, not {args.tracker!r}: leave it out")
+    return {"link": args.link}
+
+
 def cmd_bench_tracks(args) -> int:
     from movseg.eval.bench import write_json
     from movseg.eval.evaluate import read_sequence_list
@@ -281,13 +306,14 @@ def cmd_bench_tracks(args) -> int:
 
     log = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     if args.synth:
-        r = bench_synth(args.synth, args.tracker, args.limit, log=log)
+        r = bench_synth(args.synth, args.tracker, args.limit, _link_config(args), log=log)
         m = r["mean"]
         print(f"{args.tracker}: AJ {100 * m['AJ']:.1f}  delta_avg {100 * m['delta_avg']:.1f}  OA {100 * m['OA']:.1f}  "
               f"({len(r['scenes'])} scenes, {1000 * r['seconds_per_frame']:.0f} ms/frame)")
     else:
         seqs = read_sequence_list(file=args.sequences_file)
-        r = bench_davis_tracks(args.davis, args.tracker, seqs, max_frames=args.max_frames, log=log)
+        r = bench_davis_tracks(args.davis, args.tracker, seqs, max_frames=args.max_frames, config=_link_config(args),
+                               log=log)
         m = r["mean"]
         print(f"{args.tracker}: membership consistency {100 * m['consistency']:.2f} % of visible points "
               f"({100 * m['foreground_consistency']:.1f} % for tracks starting on the foreground), "
