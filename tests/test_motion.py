@@ -15,6 +15,7 @@ from movseg.motion import (DEFAULT_WEIGHTS, CueConfig, MotionModelConfig, TrackC
                            geometric_score, load_model, predict_dynamic, predict_dynamic_max, save_model,
                            track_cues)
 from movseg.motion.cues import POINT_CHANNELS
+from movseg.motion.predict import LIFT_FILL
 from movseg.types import Tracks, Video
 
 TINY = MotionModelConfig(dim=16, enc_layers=1, enc_heads=2, enc_ff=16, dec_layers=1, dec_heads=2, dec_ff=32, freqs=2)
@@ -266,6 +267,40 @@ def test_a_capped_lift_lets_the_whole_video_raise_a_windowed_logit_by_at_most_th
     np.testing.assert_array_equal(predict_dynamic_max(model, cues, (None, 24), lift=None), np.maximum(whole, windows))
     np.testing.assert_allclose(predict_dynamic_max(model, cues, (None, 24), lift=0.0), windows, atol=1e-6)
     np.testing.assert_array_equal(predict_dynamic_max(model, cues, (None,), lift=0.02), whole)  # one scoring: its P
+
+
+def test_with_a_threshold_the_whole_video_scores_and_lifts_only_the_tracks_the_lift_can_carry_over_it():
+    torch.manual_seed(0)
+    model = TrackTransformer(TINY).eval()
+    rng = np.random.default_rng(4)
+    n, t = 400, 40
+    cues = TrackCues(rng.normal(size=(n, t, 9)).astype(np.float32) * 3, rng.random((n, t)) < 0.8,
+                     rng.normal(size=(n, 7)).astype(np.float32))
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    windows = predict_dynamic(model, cues, window=24)
+    thr = float(np.quantile(windows, 0.9))  # the random model's P are close together: a band of about 10 %
+    lift = float(logit(thr) - logit(np.quantile(windows, 0.8)))
+    band = (windows < thr) & (logit(windows) >= logit(thr) - lift)
+    assert 0 < band.sum() < n / 8 and (windows >= thr).any() and (logit(windows) < logit(thr) - lift).any()
+    seen = []
+    real = predict_dynamic
+
+    def spy(model, cues, chunk=256, seed=0, window=24):
+        seen.append((window, len(cues.valid)))
+        return real(model, cues, chunk, seed, window)
+
+    import movseg.motion.predict as predict
+
+    predict.predict_dynamic = spy
+    try:
+        got = predict_dynamic_max(model, cues, (None, 24), lift=lift, threshold=thr)
+    finally:
+        predict.predict_dynamic = real
+    assert seen == [(24, n), (None, (1 + LIFT_FILL) * band.sum())]  # the band and its company, not every track
+    np.testing.assert_array_equal(got[~band], windows[~band])  # outside the band: the windowed P
+    assert (got[band] >= windows[band]).all() and (logit(got[band]) <= logit(windows[band]) + lift + 1e-5).all()
+    full = predict_dynamic_max(model, cues, (None, 24), lift=lift)  # every track lifted by a full pass
+    assert ((got > thr) == (full > thr)).mean() > 0.97  # the band's company changes few decisions
 
 
 def test_blocks_run_on_valid_tokens_only_with_the_same_result():

@@ -110,7 +110,8 @@ def predict_dynamic(model: TrackTransformer, cues: TrackCues, chunk: int = 256, 
 
 
 def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple[int | None, ...],
-                        chunk: int = 256, seed: int = 0, lift: float | None = None) -> np.ndarray:
+                        chunk: int = 256, seed: int = 0, lift: float | None = None,
+                        threshold: float | None = None) -> np.ndarray:
     """P(dynamic) ``float32 (N,)`` from one :func:`predict_dynamic` scoring per entry of ``windows``
     (None: the whole video at once). A window as long as the video is the whole video, so it is
     scored once.
@@ -120,20 +121,49 @@ def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple
     whole-video scoring gives slow movers the evidence that short windows lack, but it also gives the
     parallax of long camera pans P above the threshold; a pan's windows rarely back it up
     (docs/motion.md, "A capped lift"). With only the whole video, or only windows, P is that scoring's.
+
+    With a ``lift`` and the grouping ``threshold``, the whole video scores only the tracks that the
+    lift can carry over the threshold (windowed P below it, by less than ``lift`` in logit), each with
+    :data:`LIFT_FILL` other tracks drawn at random, since the model judges a track against the others
+    in its chunk; only those tracks are lifted. The grouping is nearly that of a whole-video pass over
+    every track, at a fraction of its cost (docs/motion.md, "The lift where it can matter").
     """
     t = cues.valid.shape[1]
     lengths = dict.fromkeys(None if w is None or w >= t else w for w in windows)
-    probs = {w: predict_dynamic(model, cues, chunk, seed, w) for w in lengths}
-    local = [p for w, p in probs.items() if w is not None]
-    if None not in probs or not local:
-        return np.max(list(probs.values()), axis=0)
+    local = [predict_dynamic(model, cues, chunk, seed, w) for w in lengths if w is not None]
+    if None not in lengths:
+        return np.max(local, axis=0)
+    if not local:
+        return predict_dynamic(model, cues, chunk, seed, None)
     best = np.max(local, axis=0)
     if lift is None:
-        return np.maximum(best, probs[None])
-    raise_by = np.clip(_logit(probs[None]) - _logit(best), 0.0, lift)
-    out = _sigmoid(_logit(best) + raise_by)
-    out[(best == 0) & (probs[None] == 0)] = 0.0  # never valid: no evidence of motion
+        return np.maximum(best, predict_dynamic(model, cues, chunk, seed, None))
+    if threshold is None:
+        rows, whole = slice(None), predict_dynamic(model, cues, chunk, seed, None)
+    else:
+        rows, whole = _whole_where_it_can_lift(model, cues, best, lift, threshold, chunk, seed)
+    out = best.copy()
+    out[rows] = _sigmoid(_logit(best[rows]) + np.clip(_logit(whole[rows]) - _logit(best[rows]), 0.0, lift))
+    out[(best == 0) & (whole == 0)] = 0.0  # never valid: no evidence of motion
     return out
+
+
+LIFT_FILL = 3  # other tracks per lifted track in the whole-video pass of a gated lift
+
+
+def _whole_where_it_can_lift(model: TrackTransformer, cues: TrackCues, best: np.ndarray, lift: float,
+                             threshold: float, chunk: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the tracks that a lift of ``lift`` can carry over ``threshold``, and the whole-video
+    P ``(N,)`` of those tracks (``best`` elsewhere)."""
+    logit = _logit(best)
+    rows = np.flatnonzero((best > 0) & (best < threshold) & (logit >= _logit(threshold) - lift))
+    whole = best.copy()
+    if len(rows):
+        rest = np.setdiff1d(np.arange(len(best)), rows)
+        fill = np.random.default_rng(seed).choice(rest, min(len(rest), LIFT_FILL * len(rows)), replace=False)
+        idx = np.sort(np.concatenate([rows, fill]))
+        whole[idx] = predict_dynamic(model, cues.subset(idx), chunk, seed, None)
+    return rows, whole
 
 
 def _logits(model: TrackTransformer, cues: TrackCues, chunk: int, seed: int) -> np.ndarray:
