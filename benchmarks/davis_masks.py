@@ -39,7 +39,9 @@ from movseg.types import Tracks
 
 def stage_outputs(root: Path, seq: str, cache: Path, cfg: MethodConfig | None = None):
     cfg = cfg or MethodConfig()
-    path = cache / f"{seq}-grid{cfg.grid_size}-{cfg.max_tracks}.npz"  # keyed on the defaults that shape the tracks
+    # keyed on the defaults that shape the tracks and their P(dynamic)
+    scoring = "-".join(str(w or 0) for w in cfg.motion_windows) + f"-lift{cfg.motion_lift}"
+    path = cache / f"{seq}-grid{cfg.grid_size}-{cfg.max_tracks}-w{scoring}.npz"
     video = read_video(root / "JPEGImages" / "480p" / seq)
     if not path.exists():
         out = segment_moving_objects(video, cfg)
@@ -211,7 +213,8 @@ def main() -> None:
 
         for s, (video, tracks, prob, obj) in data.items():
             if model is not None:
-                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window, lift=args.lift)
+                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window, lift=args.lift,
+                                           threshold=group.threshold)
             obj = group_tracks(tracks, prob, (video.height, video.width), group)
             data[s] = (video, tracks, prob, obj)
     for setting in args.set or [""]:

@@ -258,8 +258,8 @@ def test_default_preset_is_the_method_default():
     assert (fast.grid_size, fast.max_tracks) == (PRESETS["fast"]["grid_size"], 99)  # explicit options win
     quality = _segment_config(build_parser().parse_args(["segment", "in.mp4", "-o", "out", "--preset", "quality"])).movseg
     assert quality.segmenter_options == {"refine_scale": 1.0} and default.segmenter_options == {}
-    assert quality.motion_windows == (None, 24) and default.motion_windows == (None,)  # a second motion pass
-    assert quality.motion_lift == 1.2 and default.motion_lift is None  # ... that the whole video may lift, capped
+    assert quality.motion_windows == default.motion_windows == (None, 24)  # windows, and the whole video...
+    assert quality.motion_lift == default.motion_lift == 1.2  # ... may lift them, capped
     assert not cfg.merge_fragments and not default.merge_fragments
     merged = _segment_config(build_parser().parse_args(["segment", "in.mp4", "-o", "out", "--merge-fragments"])).movseg
     assert merged.merge_fragments

@@ -52,10 +52,10 @@ class MethodConfig:
     # Windows of the training length (24) rank tracks better (held-out DAVIS AUC 0.973 -> 0.985) but give slow
     # movers lower P; the whole video gives them more, and gives the parallax of long pans more too. With both,
     # a track's P is its windowed P, raised by the whole video's by at most `motion_lift` logits (None: its
-    # highest P). The `quality` preset's (None, 24) with a lift of 1.2 costs a second motion pass
-    # (docs/motion.md, "Inference in windows" and "A capped lift")
-    motion_windows: tuple[int | None, ...] = (None,)
-    motion_lift: float | None = None
+    # highest P); the whole video then scores only the tracks that the lift can carry over the grouping
+    # threshold, a few per cent of them (docs/motion.md, "A capped lift", "The lift where it can matter")
+    motion_windows: tuple[int | None, ...] = (None, 24)
+    motion_lift: float | None = 1.2
     segmenter: str = "tracks"  # promptable segmenter backend (registry name)
     segmenter_options: dict = field(default_factory=dict)  # the backend's settings, e.g. {"refine_scale": 1.0}
     moving_threshold: float = 1.2  # an object moves at t when its points' median 4-frame residual exceeds this
@@ -105,14 +105,13 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
     with clock("cues"):
         cues = track_cues(video, tracks)
     with clock("motion"):
-        model_threshold = None
         if cfg.motion == "transformer":
             model = load_model(cfg.weights, device=cfg.device)
-            prob = predict_dynamic_max(model, cues, cfg.motion_windows, lift=cfg.motion_lift)
-            model_threshold = model.threshold
+            group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold, model.threshold))
+            prob = predict_dynamic_max(model, cues, cfg.motion_windows, lift=cfg.motion_lift, threshold=group.threshold)
         else:
+            group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold))
             prob = geometric_dynamic(cues)
-    group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold, model_threshold))
     with clock("objects"):
         object_id = group_tracks(tracks, prob, (H, W), group)
     with clock("masks"):

@@ -28,11 +28,8 @@ PRESETS = {  # --preset: grid spacing, query step, track budget, segmenter setti
     "fast": {"grid_size": 14, "step": 8, "max_tracks": 2500},
     "balanced": {"grid_size": 5, "step": 8, "max_tracks": 10000},  # the default (MethodConfig's values)
     # more tracks than 10,000 stopped paying once the masks were refined (J&F 62.8 at 20,000 as at 10,000);
-    # refining at the full working size does (63.5 on DAVIS dev, ~0.03 s/frame more), and so does a second
-    # scoring of the tracks in windows of 24 frames, which the whole video may lift by at most 1.2 in logit
-    # (+1.1 J&F on unseen DAVIS video, fewer false objects on long pans; a second motion pass)
-    "quality": {"grid_size": 5, "step": 8, "max_tracks": 10000, "segmenter_options": {"refine_scale": 1.0},
-                "motion_windows": (None, 24), "motion_lift": 1.2},
+    # refining at the full working size does (+0.7 on DAVIS dev, ~0.03 s/frame more)
+    "quality": {"grid_size": 5, "step": 8, "max_tracks": 10000, "segmenter_options": {"refine_scale": 1.0}},
 }
 
 
