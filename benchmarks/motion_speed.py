@@ -2,12 +2,16 @@
 
     python benchmarks/motion_speed.py [--tracks 5000] [--frames 80] [--valid 0.55] [--chunk 256] [--threads 2]
     python benchmarks/motion_speed.py --davis ../shared/data/davis2016 --sequence mallard-fly [--window 24]
+    python benchmarks/motion_speed.py --davis ../shared/data/davis2016 --sequence rhino --pipeline
 
 Random cues of the real shapes (the model's cost does not depend on the values,
 only on which points are valid); the shipped weights. Each track is valid on one
 random span of frames, ``--valid`` of them on average (0.55 is the mean over the
 DAVIS dev sequences' 10,000-track runs; 0.83 on rhino, 0.27 on mallard-fly).
-With ``--davis``, the real cues of one sequence's default 10,000 tracks.
+With ``--davis``, the real cues of one sequence's default 10,000 tracks. ``--pipeline`` times the
+scoring that `movseg segment` runs (``MethodConfig.motion_windows`` with its lift, the whole video
+only for the tracks the lift can carry over the weights' threshold); how many tracks that is depends
+on their P, so it means something with ``--davis`` only.
 Prints seconds per call (median of --repeat) and peak RSS.
 """
 
@@ -22,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from movseg.motion import TrackCues, load_model, predict_dynamic
+from movseg.method import MethodConfig
+from movseg.motion import TrackCues, load_model, predict_dynamic, predict_dynamic_max
+from movseg.objects import resolve_threshold
 
 
 def main() -> None:
@@ -33,7 +39,8 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--window", type=int, default=0,
-                    help="score in windows of this many frames (0: the whole video at once, as the pipeline does)")
+                    help="score in windows of this many frames (0: the whole video at once)")
+    ap.add_argument("--pipeline", action="store_true", help="time the pipeline's scoring instead (see above)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--davis", help="DAVIS root: time the real cues of --sequence instead of random ones")
     ap.add_argument("--sequence", default="rhino")
@@ -47,10 +54,15 @@ def main() -> None:
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        predict_dynamic(model, cues, chunk=args.chunk, window=args.window or None)
+        if args.pipeline:
+            cfg = MethodConfig()
+            predict_dynamic_max(model, cues, cfg.motion_windows, chunk=args.chunk, lift=cfg.motion_lift,
+                                threshold=resolve_threshold(cfg.group.threshold, model.threshold))
+        else:
+            predict_dynamic(model, cues, chunk=args.chunk, window=args.window or None)
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{n} tracks x {t} frames ({valid.mean():.0%} valid), chunk {args.chunk}, window {args.window or 'none'}, "
+    print(f"{n} tracks x {t} frames ({valid.mean():.0%} valid), chunk {args.chunk}, {'the pipeline' if args.pipeline else f'window {args.window or None}'}, "
           f"{args.threads} threads: "
           f"{np.median(times):.2f} s per call ({1000 * np.median(times) / t:.0f} ms/frame), "
           f"peak RSS {peak:.0f} MB (before inference {base:.0f} MB)")
