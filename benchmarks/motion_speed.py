@@ -62,7 +62,8 @@ def main() -> None:
             predict_dynamic(model, cues, chunk=args.chunk, window=args.window or None)
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{n} tracks x {t} frames ({valid.mean():.0%} valid), chunk {args.chunk}, {'the pipeline' if args.pipeline else f'window {args.window or None}'}, "
+    what = "the pipeline's scoring" if args.pipeline else f"window {args.window or None}"
+    print(f"{n} tracks x {t} frames ({valid.mean():.0%} valid), chunk {args.chunk}, {what}, "
           f"{args.threads} threads: "
           f"{np.median(times):.2f} s per call ({1000 * np.median(times) / t:.0f} ms/frame), "
           f"peak RSS {peak:.0f} MB (before inference {base:.0f} MB)")

@@ -53,7 +53,8 @@ class MethodConfig:
     # movers lower P; the whole video gives them more, and gives the parallax of long pans more too. With both,
     # a track's P is its windowed P, raised by the whole video's by at most `motion_lift` logits (None: its
     # highest P); the whole video then scores only the tracks that the lift can carry over the grouping
-    # threshold, a few per cent of them (docs/motion.md, "A capped lift", "The lift where it can matter")
+    # threshold, with three others each (about a tenth of the tracks on DAVIS; docs/motion.md, "A capped
+    # lift", "The lift where it can matter")
     motion_windows: tuple[int | None, ...] = (None, 24)
     motion_lift: float | None = 1.2
     segmenter: str = "tracks"  # promptable segmenter backend (registry name)

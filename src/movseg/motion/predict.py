@@ -142,8 +142,8 @@ def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple
         rows, whole = slice(None), predict_dynamic(model, cues, chunk, seed, None)
     else:
         rows, whole = _whole_where_it_can_lift(model, cues, best, lift, threshold, chunk, seed)
-    out = best.copy()
-    out[rows] = _sigmoid(_logit(best[rows]) + np.clip(_logit(whole[rows]) - _logit(best[rows]), 0.0, lift))
+    out, low = best.copy(), _logit(best[rows])
+    out[rows] = _sigmoid(low + np.clip(_logit(whole[rows]) - low, 0.0, lift))
     out[(best == 0) & (whole == 0)] = 0.0  # never valid: no evidence of motion
     return out
 
