@@ -21,6 +21,7 @@ import argparse
 import resource
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -51,15 +52,16 @@ def main() -> None:
     (n, t), valid = cues.valid.shape, cues.valid
     model = load_model()
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cfg = MethodConfig()
+    if args.pipeline:
+        score = partial(predict_dynamic_max, model, cues, cfg.motion_windows, chunk=args.chunk, lift=cfg.motion_lift,
+                        threshold=resolve_threshold(cfg.group.threshold, model.threshold))
+    else:
+        score = partial(predict_dynamic, model, cues, chunk=args.chunk, window=args.window or None)
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        if args.pipeline:
-            cfg = MethodConfig()
-            predict_dynamic_max(model, cues, cfg.motion_windows, chunk=args.chunk, lift=cfg.motion_lift,
-                                threshold=resolve_threshold(cfg.group.threshold, model.threshold))
-        else:
-            predict_dynamic(model, cues, chunk=args.chunk, window=args.window or None)
+        score()
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     what = "the pipeline's scoring" if args.pipeline else f"window {args.window or None}"
