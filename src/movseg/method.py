@@ -223,8 +223,32 @@ def _import_quietly(module: str) -> None:
         pass
 
 
+def _release_memory() -> None:
+    """Give the heap memory that the stage just freed back to the OS (glibc only; elsewhere a no-op).
+
+    glibc raises its mmap threshold each time a large block is freed, so after the tracker frees its flows,
+    blocks of up to 32 MB come from the heap, and freed heap memory stays with the process. Without this, a
+    270-frame clip held the tracker's 0.77 GB of freed flows through every later stage (peak 1.84 GB).
+    """
+    global _TRIM
+    if _TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM = None  # libc's malloc_trim once looked up; False where there is none
+
+
 class _Clock:
-    """``with clock("stage"):`` adds the stage's seconds to ``timings`` (and prints them when ``progress``)."""
+    """``with clock("stage"):`` adds the stage's seconds to ``timings`` (and prints them when ``progress``);
+    the memory the stage freed goes back to the OS before the next one starts."""
 
     def __init__(self, timings: dict, progress: bool):
         self.timings, self.progress = timings, progress
@@ -233,6 +257,7 @@ class _Clock:
     def __call__(self, name: str):
         t0 = time.perf_counter()
         yield
+        _release_memory()
         dt = time.perf_counter() - t0
         self.timings[name] = self.timings.get(name, 0.0) + dt
         if self.progress:

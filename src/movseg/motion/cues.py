@@ -67,16 +67,20 @@ def track_cues(video: Video, tracks: Tracks, config: CueConfig | None = None,
     valid = tracks.visible & (tracks.confidence >= cfg.min_confidence)  # (N, T)
     h, w = video.height, video.width
     side = float(max(h, w))
-    xy = tracks.xy.astype(np.float64)  # (N, T, 2) x, y pixels
-    uv = np.stack([xy[..., 0] / w * 2 - 1, xy[..., 1] / h * 2 - 1], -1)  # (N, T, 2) in [-1, 1]
-    duv = np.zeros_like(uv)
-    both = valid[:, 1:] & valid[:, :-1]
-    duv[:, 1:] = np.where(both[..., None], (xy[:, 1:] - xy[:, :-1]) / side * 2, 0)  # (N, T, 2)
-    geo = geometric_residuals(xy, valid, side, cfg)  # (N, T, 3)
-    chans = [uv, duv, valid[..., None], tracks.confidence[..., None], geo]
+    n, t = valid.shape
+    # written channel by channel into one float32 array: a float64 stack of all channels would be ~5x
+    # the size of the result (0.45 GB for 10,000 tracks x 270 frames)
+    points = np.zeros((n, t, len(POINT_CHANNELS) + (len(DEPTH_CHANNELS) if depth is not None else 0)), np.float32)
+    for c, size in enumerate((w, h)):  # u, v in [-1, 1]; du, dv in 2 / longer side units, both ends valid
+        x = tracks.xy[..., c].astype(np.float64)  # (N, T) pixels
+        points[..., c] = x / size * 2 - 1
+        points[:, 1:, 2 + c] = (x[:, 1:] - x[:, :-1]) / side * 2
+    points[:, 1:, 2:4][~(valid[:, 1:] & valid[:, :-1])] = 0
+    points[..., 4] = valid
+    points[..., 5] = tracks.confidence
+    points[..., 6:9] = geometric_residuals(tracks.xy, valid, side, cfg)  # (N, T, 3)
     if depth is not None:
-        chans.append(_depth_channels(depth, xy, valid))
-    points = np.concatenate(chans, -1).astype(np.float32)
+        points[..., 9:11] = _depth_channels(depth, tracks.xy, valid)
     points[~valid] = 0
     return TrackCues(points, valid, appearance_descriptor(video, tracks.xy, valid, cfg))
 

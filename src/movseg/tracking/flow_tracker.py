@@ -92,13 +92,12 @@ class FlowTracker:
         t0 = time.perf_counter()
         qt = np.round(q[:, 0]).astype(int)
         start = rescale_xy(q[:, 1:], sx, sy)
-        gray_f = [g.astype(np.float32) for g in gray]
         rev = lambda a: a[::-1]
         links_bwd = {T - 1 - e: (T - 1 - a, b, f) for a, (e, f, b) in flows.links.items()}
         with ThreadPoolExecutor(2) as pool:  # the two passes are independent; OpenCV and numpy release the GIL
-            fwd = pool.submit(_chain, self.cfg, gray_f, flows.forward, flows.backward, flows.homography, qt, start,
+            fwd = pool.submit(_chain, self.cfg, gray, flows.forward, flows.backward, flows.homography, qt, start,
                               flows.links)
-            bwd = pool.submit(_chain, self.cfg, rev(gray_f), rev(flows.backward), rev(flows.forward),
+            bwd = pool.submit(_chain, self.cfg, rev(gray), rev(flows.backward), rev(flows.forward),
                               [np.linalg.inv(h) for h in rev(flows.homography)], T - 1 - qt, start, links_bwd)
             fwd, bwd = fwd.result(), bwd.result()
         bwd = {k: v[:, ::-1] for k, v in bwd.items()}
@@ -112,6 +111,10 @@ class FlowTracker:
 class _Flows:
     """Forward/backward flow and camera homography for every frame pair (working resolution).
 
+    The flows are kept as float16 (``sample_bilinear`` reads them as float32): they are the tracker's
+    largest memory, 2 MB per frame at 480 px in float32. Below 16 px, float16 rounds a flow by at most
+    0.004 px, far below DIS's own error.
+
     With ``link`` = K > 0, also the flows between frames a and a + K for a = 0, K, 2K, ...:
     ``links[a] = (a + K, forward, backward)``.
     """
@@ -119,7 +122,7 @@ class _Flows:
     def __init__(self, gray: list[np.ndarray], preset: str, link: int = 0):
         def flows(pairs) -> list[np.ndarray]:
             dis = DISFlow(preset)  # one per thread
-            return [dis(a, b) for a, b in pairs]
+            return [dis(a, b).astype(np.float16) for a, b in pairs]
 
         starts = list(range(0, len(gray) - link, link)) if link > 0 else []
         pairs = list(zip(gray[:-1], gray[1:])) + [(gray[a], gray[a + link]) for a in starts]
