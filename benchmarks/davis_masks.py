@@ -37,16 +37,24 @@ from movseg.objects import GroupConfig, group_tracks, resolve_threshold
 from movseg.types import Tracks
 
 
-def stage_outputs(root: Path, seq: str, cache: Path, cfg: MethodConfig | None = None):
-    cfg = cfg or MethodConfig()
-    # keyed on the defaults that shape the tracks and their P(dynamic)
+def stage_path(seq: str, cache: Path, cfg: MethodConfig) -> Path:
+    """The cache file of one sequence's stage outputs, keyed on the defaults that shape the tracks, their
+    P(dynamic) and the objects."""
     scoring = "-".join(str(w or 0) for w in cfg.motion_windows) + f"-lift{cfg.motion_lift}"
-    path = cache / f"{seq}-grid{cfg.grid_size}-{cfg.max_tracks}-w{scoring}.npz"
+    return cache / f"{seq}-grid{cfg.grid_size}-{cfg.max_tracks}-w{scoring}-core{cfg.group.min_core}.npz"
+
+
+def stage_outputs(root: Path, seq: str, cache: Path, cfg: MethodConfig | None = None):
+    """``(video, tracks, P(dynamic), object ids)`` of ``seq`` as `movseg segment` makes them (cached; the
+    cache also holds ``core_prob``, P before the whole video's lift)."""
+    cfg = cfg or MethodConfig()
+    path = stage_path(seq, cache, cfg)
     video = read_video(root / "JPEGImages" / "480p" / seq)
     if not path.exists():
         out = segment_moving_objects(video, cfg)
         cache.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **out.tracks.to_npz_dict(), dynamic_prob=out.dynamic_prob, object_id=out.object_id)
+        np.savez(path, **out.tracks.to_npz_dict(), dynamic_prob=out.dynamic_prob, object_id=out.object_id,
+                 core_prob=out.core_prob)
     z = np.load(path)
     tracks = Tracks(z["xy"], z["visible"], z["confidence"], z["query_frame"])
     return video, tracks, z["dynamic_prob"], z["object_id"]
@@ -209,13 +217,15 @@ def main() -> None:
             fg, dist = query_truth(root, s, video.names, tracks)
             data[s] = (video, tracks, *fix_labels(prob, obj, fg, dist, args.fix))
     elif args.group is not None or args.weights:
-        from movseg.motion import predict_dynamic_max, track_cues
+        from movseg.motion import predict_dynamic_lifted, track_cues
 
         for s, (video, tracks, prob, obj) in data.items():
             if model is not None:
-                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window, lift=args.lift,
-                                           threshold=group.threshold)
-            obj = group_tracks(tracks, prob, (video.height, video.width), group)
+                prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), args.window, lift=args.lift,
+                                                    threshold=group.threshold)
+            else:
+                core = np.load(stage_path(s, Path(args.cache), method))["core_prob"]
+            obj = group_tracks(tracks, prob, (video.height, video.width), group, core)
             data[s] = (video, tracks, prob, obj)
     for setting in args.set or [""]:
         seg = build_segmenter("tracks", **parse(setting))

@@ -12,8 +12,8 @@ import torch
 from conftest import moving_square_clip
 from movseg.errors import MovsegError
 from movseg.motion import (DEFAULT_WEIGHTS, CueConfig, MotionModelConfig, TrackCues, TrackTransformer,
-                           geometric_score, load_model, predict_dynamic, predict_dynamic_max, save_model,
-                           track_cues)
+                           geometric_score, load_model, predict_dynamic, predict_dynamic_lifted, predict_dynamic_max,
+                           save_model, track_cues)
 from movseg.motion.cues import POINT_CHANNELS
 from movseg.motion.predict import LIFT_FILL
 from movseg.types import Tracks, Video
@@ -301,6 +301,9 @@ def test_with_a_threshold_the_whole_video_scores_and_lifts_only_the_tracks_the_l
     assert (got[band] >= windows[band]).all() and (logit(got[band]) <= logit(windows[band]) + lift + 1e-5).all()
     full = predict_dynamic_max(model, cues, (None, 24), lift=lift)  # every track lifted by a full pass
     assert ((got > thr) == (full > thr)).mean() > 0.97  # the band's company changes few decisions
+    lifted, before = predict_dynamic_lifted(model, cues, (None, 24), lift=lift, threshold=thr)
+    np.testing.assert_array_equal(lifted, got)
+    np.testing.assert_array_equal(before, windows)  # the P before the lift is the windows'
 
 
 def test_blocks_run_on_valid_tokens_only_with_the_same_result():

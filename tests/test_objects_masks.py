@@ -73,6 +73,22 @@ def test_grouping_splits_touching_objects_that_move_differently_and_drops_tiny_g
     assert (group_tracks(tracks, np.zeros(n, np.float32), (100, 100)) == 0).all()
 
 
+def test_an_object_needs_a_share_of_its_tracks_over_the_threshold_before_the_lift():
+    _, labels = two_squares_clip()
+    tracks, ids, prob = exact_tracks(labels)
+    core = prob.copy()
+    core[ids == 2] = 0.5  # B is over the threshold only after the lift...
+    b = np.flatnonzero(ids == 2)
+    obj = group_tracks(tracks, prob, labels.shape[1:], GroupConfig(threshold=0.7), core)
+    assert (obj[ids == 2] == 0).all() and (obj[ids == 1] > 0).all()
+    core[b[: int(0.15 * len(b))]] = 0.9  # ...until 15 % of its tracks are over it without the lift
+    obj = group_tracks(tracks, prob, labels.shape[1:], GroupConfig(threshold=0.7), core)
+    assert (obj[ids == 2] > 0).all() and obj[ids == 2][0] != obj[ids == 1][0]
+    strict = group_tracks(tracks, prob, labels.shape[1:], GroupConfig(threshold=0.7, min_core=0.2), core)
+    assert (strict[ids == 2] == 0).all()
+    assert (group_tracks(tracks, prob, labels.shape[1:], GroupConfig(threshold=0.7)) == obj).all()  # no core P
+
+
 def test_a_track_that_jumps_from_one_object_to_another_does_not_merge_them():
     T = 16
     t = np.arange(T, dtype=np.float64)

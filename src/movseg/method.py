@@ -76,6 +76,7 @@ class MethodOutput:
     object_id: np.ndarray  # int32 (N,), 0 = not part of a moving object
     timings: dict
     threshold: float | None = None  # the P(dynamic) grouping threshold used (None: the video was too short)
+    core_prob: np.ndarray | None = None  # float32 (N,): P(dynamic) before the whole video's lift (None: too short)
 
 
 def segment_moving_objects(video: Video, config: MethodConfig | None = None, progress: bool = False) -> MethodOutput:
@@ -101,7 +102,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         q = make_queries(T, H, W, cfg.grid_size, cfg.step, cfg.max_tracks)
         tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
     preload.join()
-    from movseg.motion import geometric_dynamic, load_model, predict_dynamic_max, track_cues
+    from movseg.motion import geometric_dynamic, load_model, predict_dynamic_lifted, track_cues
 
     with clock("cues"):
         cues = track_cues(video, tracks)
@@ -109,12 +110,13 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         if cfg.motion == "transformer":
             model = load_model(cfg.weights, device=cfg.device)
             group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold, model.threshold))
-            prob = predict_dynamic_max(model, cues, cfg.motion_windows, lift=cfg.motion_lift, threshold=group.threshold)
+            prob, core = predict_dynamic_lifted(model, cues, cfg.motion_windows, lift=cfg.motion_lift,
+                                                threshold=group.threshold)
         else:
             group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold))
-            prob = geometric_dynamic(cues)
+            prob = core = geometric_dynamic(cues)
     with clock("objects"):
-        object_id = group_tracks(tracks, prob, (H, W), group)
+        object_id = group_tracks(tracks, prob, (H, W), group, core)
     with clock("masks"):
         labels = np.zeros((T, H, W), np.uint8)
         K = int(object_id.max(initial=0))
@@ -132,7 +134,8 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         moving = motion_states(cues.points, cues.valid, object_id, labels, cfg.moving_threshold)
         scores = np.array([prob[object_id == k].mean() for k in range(1, K + 1)], np.float32)
     seg = Segmentation(labels, moving, scores if K else np.zeros(0, np.float32))
-    return MethodOutput(seg, tracks, prob.astype(np.float32), object_id.astype(np.int32), timings, group.threshold)
+    return MethodOutput(seg, tracks, prob.astype(np.float32), object_id.astype(np.int32), timings, group.threshold,
+                        core.astype(np.float32))
 
 
 def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob: np.ndarray, threshold: float) -> None:

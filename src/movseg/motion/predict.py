@@ -113,8 +113,17 @@ def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple
                         chunk: int = 256, seed: int = 0, lift: float | None = None,
                         threshold: float | None = None) -> np.ndarray:
     """P(dynamic) ``float32 (N,)`` from one :func:`predict_dynamic` scoring per entry of ``windows``
-    (None: the whole video at once). A window as long as the video is the whole video, so it is
-    scored once.
+    (None: the whole video at once); the first array of :func:`predict_dynamic_lifted`."""
+    return predict_dynamic_lifted(model, cues, windows, chunk, seed, lift, threshold)[0]
+
+
+def predict_dynamic_lifted(model: TrackTransformer, cues: TrackCues, windows: tuple[int | None, ...],
+                           chunk: int = 256, seed: int = 0, lift: float | None = None,
+                           threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """P(dynamic) ``float32 (N,)`` from one :func:`predict_dynamic` scoring per entry of ``windows``
+    (None: the whole video at once), and the P of the windows alone ``(N,)``, before the whole video
+    lifted it (the same array where nothing was lifted). A window as long as the video is the whole
+    video, so it is scored once.
 
     Each track takes its highest windowed logit. The whole-video scoring may raise that logit, by at
     most ``lift`` (None: without limit, so P is the highest of all the scorings). Over a long video the
@@ -132,12 +141,14 @@ def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple
     lengths = dict.fromkeys(None if w is None or w >= t else w for w in windows)
     local = [predict_dynamic(model, cues, chunk, seed, w) for w in lengths if w is not None]
     if None not in lengths:
-        return np.max(local, axis=0)
+        best = np.max(local, axis=0)
+        return best, best
     if not local:
-        return predict_dynamic(model, cues, chunk, seed, None)
+        whole = predict_dynamic(model, cues, chunk, seed, None)
+        return whole, whole
     best = np.max(local, axis=0)
     if lift is None:
-        return np.maximum(best, predict_dynamic(model, cues, chunk, seed, None))
+        return np.maximum(best, predict_dynamic(model, cues, chunk, seed, None)), best
     if threshold is None:
         rows, whole = slice(None), predict_dynamic(model, cues, chunk, seed, None)
     else:
@@ -145,7 +156,7 @@ def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple
     out, low = best.copy(), _logit(best[rows])
     out[rows] = _sigmoid(low + np.clip(_logit(whole[rows]) - low, 0.0, lift))
     out[(best == 0) & (whole == 0)] = 0.0  # never valid: no evidence of motion
-    return out
+    return out, best
 
 
 LIFT_FILL = 3  # other tracks per lifted track in the whole-video pass of a gated lift
