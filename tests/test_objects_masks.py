@@ -155,29 +155,35 @@ def test_fragments_that_touch_on_most_frames_merge_and_passing_objects_do_not():
     assert list(merge_fragments(lab[:, :, :90], 1)) == [0, 1]
 
 
-def test_tracks_segmenter_follows_image_edges():
+@pytest.mark.parametrize("refine, worst, mean", [(False, 0.8, 0.9), (True, 0.7, 0.85)])
+def test_tracks_segmenter_follows_image_edges(refine, worst, mean):
+    """The smoother stops at the squares' edges. GrabCut may then move a mask's edge within its band, where the
+    squares' colours are like the background's; on this 200 px frame the band (25 px at 480) is a third of a
+    square, so it is allowed a looser fit."""
     frames, labels = two_squares_clip(T=3)
     tracks, ids, _ = exact_tracks(labels, spacing=10)
-    seg = build_segmenter("tracks")
+    seg = build_segmenter("tracks", refine=refine)
     state = seg.init_state(Video(frames, 24.0, ["a", "b", "c"]))
     for f in range(3):
         for k in (1, 2):
             pos, neg = ids == k, ids != k
             seg.add_points(state, f, k, np.concatenate([tracks.xy[pos, f], tracks.xy[neg, f]]),
                            np.r_[np.ones(pos.sum()), np.zeros(neg.sum())])
+    iou = []
     for f, obj_ids, masks in seg.propagate(state):
         assert obj_ids == [1, 2]
         for k, m in zip(obj_ids, masks):
             gt = labels[f] == k
-            assert (m & gt).sum() / (m | gt).sum() > 0.8
+            iou.append((m & gt).sum() / (m | gt).sum())
         assert not (masks[0] & masks[1]).any()
+    assert min(iou) > worst and np.mean(iou) > mean
     with pytest.raises(MovsegError, match="outside the video"):
         seg.add_points(state, 5, 1, np.zeros((1, 2)), np.ones(1))
     with pytest.raises(MovsegError, match="unknown segmenter"):
         build_segmenter("nope")
 
 
-def test_small_side_keeps_the_mask_of_a_small_object_that_full_smoothing_loses():
+def test_small_side_or_the_wider_grabcut_context_keeps_the_mask_of_a_small_object():
     h, w = 240, 400
     img = textured(h, w, 0)
     img[100:124, 200:224] = textured(24, 24, 1)  # a 24 px object
@@ -192,8 +198,10 @@ def test_small_side_keeps_the_mask_of_a_small_object_that_full_smoothing_loses()
         m = build_segmenter("tracks", **config).segment_frame(img, prompt)[0]
         return (m & gt).sum() / (m | gt).sum()
 
-    assert iou(small_side=100) > 0.8  # the smoother is scaled down for small objects
-    assert iou(small_side=0) < 0.5  # at full smoothness (the default, see the config) the refined mask collapses
+    former = dict(refine_outer=15, refine_context=60)  # GrabCut's band and context until 2026-11-23
+    assert iou(small_side=0, **former) < 0.5  # at full smoothness the refined mask collapsed...
+    assert iou(small_side=100, **former) > 0.8  # ...unless the smoother was scaled down for small objects
+    assert iou(small_side=0) > 0.8  # the wider band and context keep it at full smoothness (the default)
 
 
 def test_grabcut_snaps_a_too_small_mask_to_the_object_and_keeps_the_rest():

@@ -110,6 +110,8 @@ class TracksSegmenterConfig:
     # with ground-truth track labels, validation fine 62.2 -> 72.4) and DAVIS dev holds (62.8 -> 62.7), but
     # the small false objects that the motion stage finds on camera pans get pixels too: camera-only test
     # frames with an object 0 -> 11.1 %, validation pans 8.9 -> 17.6 % (docs/benchmarks.md, "Small objects").
+    # Measured with GrabCut's former 15 px band and 60 px context; with the wider ones below, the refinement
+    # alone keeps a small object that it used to collapse (tests), so the gain of small_side may be smaller now.
     small_side: float = 0.0
     sigma_color: float = 8.0  # colour range of the smoother's edges
     min_weight: float = 1e-3  # below this interpolated point density, a pixel is background (no support)
@@ -120,8 +122,12 @@ class TracksSegmenterConfig:
     # 0.06 s/frame on 2 cores; 0.75 keeps the whole pipeline within 0.25 s/frame. docs/benchmarks.md.
     refine: bool = True
     refine_inner: int = 6  # the mask eroded by this much is sure foreground; the rest of it probable foreground
-    refine_outer: int = 15  # the band this wide outside the mask is probable background: the mask may grow into it
-    refine_context: int = 60  # sure background around the band that feeds the background colour model
+    # The band and the context were 15 and 60 px until 2026-11-23. At 25 and 90, DAVIS dev J&F 63.8 -> 64.5
+    # (harness), synthetic validation MOS / fine J&F 42.1 / 44.9 -> 43.9 / 45.5 (benchmarks/synth_grouping.py),
+    # for ~0.01 s/frame: masks spill less often than they miss a part, and a wider context models the
+    # background better (docs/benchmarks.md, "GrabCut refinement of each object's mask")
+    refine_outer: int = 25  # the band this wide outside the mask is probable background: the mask may grow into it
+    refine_context: int = 90  # sure background around the band that feeds the background colour model
     refine_iters: int = 1  # GrabCut iterations
     refine_scale: float = 0.75  # GrabCut runs at this fraction of the working size (cost grows with pixels)
     threads: int = 2  # frames segmented in parallel (OpenCV releases the GIL)
