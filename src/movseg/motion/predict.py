@@ -140,13 +140,12 @@ def predict_dynamic_lifted(model: TrackTransformer, cues: TrackCues, windows: tu
     t = cues.valid.shape[1]
     lengths = dict.fromkeys(None if w is None or w >= t else w for w in windows)
     local = [predict_dynamic(model, cues, chunk, seed, w) for w in lengths if w is not None]
-    if None not in lengths:
-        best = np.max(local, axis=0)
-        return best, best
     if not local:
         whole = predict_dynamic(model, cues, chunk, seed, None)
         return whole, whole
     best = np.max(local, axis=0)
+    if None not in lengths:
+        return best, best
     if lift is None:
         return np.maximum(best, predict_dynamic(model, cues, chunk, seed, None)), best
     if threshold is None:
