@@ -235,7 +235,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(results, "write_video", boom)
+    monkeypatch.setattr(results, "_draw", boom)  # interrupted while frames are being written
     with pytest.raises(KeyboardInterrupt):
         write_results(tmp_path / "new" / "out", v, seg)
     assert not (tmp_path / "new").exists()  # the folders this call created are gone too
@@ -243,7 +243,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     folder = write_results(tmp_path / "out", v, seg)
     before = sorted(p.name for p in (folder / "masks").iterdir())
-    monkeypatch.setattr(results, "write_video", boom)
+    monkeypatch.setattr(results, "_draw", boom)
     with pytest.raises(KeyboardInterrupt):
         write_results(tmp_path / "out", v, Segmentation.empty(4, 96, 128))
     assert sorted(p.name for p in (folder / "masks").iterdir()) == before
@@ -265,3 +265,36 @@ def test_overlay_blends_objects_and_leaves_background():
         expect = np.round(0.5 * 100 + 0.5 * DAVIS_PALETTE[k].astype(float))
         assert np.abs(out[10, x].astype(int) - expect).max() <= 1
         assert (out[5, x] == DAVIS_PALETTE[k]).all()  # outline in the object's colour
+
+
+def test_video_stream_decodes_a_folder_a_few_frames_ahead_not_all_at_once(tmp_path, monkeypatch):
+    import movseg.io.video as video
+
+    frames, _ = moving_square_clip(T=20)
+    write_frames(tmp_path / "seq", frames)
+    decoded = []
+    real = video._read_image
+    monkeypatch.setattr(video, "_read_image", lambda path, *a: decoded.append(path) or real(path, *a))
+    stream = video.VideoStream(tmp_path / "seq", stride=2)
+    it = iter(stream)
+    name, first = next(it)
+    assert name == "00000" and np.array_equal(first, frames[0]) and stream.original_size == (96, 128)
+    assert len(decoded) <= 5  # the frame and a few in flight
+    rest = list(it)
+    assert [n for n, _ in rest] == [f"{i:05d}" for i in range(2, 20, 2)] and stream.fps == 12.0
+
+
+def test_result_writer_leaves_nothing_unless_finished(tmp_path):
+    from movseg.io.results import ResultWriter
+
+    v, seg = _video_and_seg()
+    with pytest.raises(MovsegError, match="not finished"):
+        with ResultWriter(tmp_path / "out", "clip", v.source, v.fps, (96, 128)) as out:
+            out.add("00000", v.frames[0], seg.labels[0])
+    assert not (tmp_path / "out").exists()
+    with ResultWriter(tmp_path / "out", "clip", v.source, v.fps, (192, 256), overlay=False) as out:
+        for name, frame, lab in zip(v.names, v.frames, seg.labels):
+            out.add(name, frame, lab)
+        folder = out.finish(seg.moving, seg.scores)
+    assert read_mask(folder / "masks" / "00003.png").shape == (192, 256)  # upsampled as written
+    assert json.loads((folder / "result.json").read_text())["objects"][0]["present"] == [[0, 3]]

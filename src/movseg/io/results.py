@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,8 @@ import cv2
 import numpy as np
 
 from movseg.io.masks import DAVIS_PALETTE, write_mask
-from movseg.io.video import write_video
+from movseg.errors import MovsegError
+from movseg.io.video import VideoWriter
 from movseg.types import Segmentation, Video, intervals_from_mask
 
 
@@ -79,17 +81,22 @@ def overlay_frames(video: Video, labels: np.ndarray, alpha: float = 0.55) -> Ite
         labels: ``uint8 (T, H', W')`` ids; resized (nearest) to the frames if needed.
     """
     for frame, lab in zip(video.frames, labels):
-        if lab.shape != frame.shape[:2]:
-            lab = cv2.resize(lab, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
-        # OpenCV whole-frame operations: 8x faster than NumPy boolean indexing at 854x480
-        colours = cv2.LUT(cv2.merge([lab, lab, lab]), _PALETTE_LUT)
-        blend = cv2.addWeighted(np.ascontiguousarray(frame), 1 - alpha, colours, alpha, 0.0)
-        fg = lab > 0
-        out = cv2.copyTo(blend, fg.view(np.uint8), frame.copy())
-        for k in np.unique(lab[fg]):
-            contours, _ = cv2.findContours((lab == k).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(out, contours, -1, tuple(int(c) for c in DAVIS_PALETTE[k]), 2)
-        yield out
+        yield _draw(frame, lab, alpha)
+
+
+def _draw(frame: np.ndarray, lab: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """``frame`` ``uint8 (H, W, 3)`` with the objects of ``lab`` ``uint8 (H', W')`` drawn on it."""
+    if lab.shape != frame.shape[:2]:
+        lab = cv2.resize(lab, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
+    # OpenCV whole-frame operations: 8x faster than NumPy boolean indexing at 854x480
+    colours = cv2.LUT(cv2.merge([lab, lab, lab]), _PALETTE_LUT)
+    blend = cv2.addWeighted(np.ascontiguousarray(frame), 1 - alpha, colours, alpha, 0.0)
+    fg = lab > 0
+    out = cv2.copyTo(blend, fg.view(np.uint8), frame.copy())
+    for k in np.unique(lab[fg]):
+        contours, _ = cv2.findContours((lab == k).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, tuple(int(c) for c in DAVIS_PALETTE[k]), 2)
+    return out
 
 
 def write_results(
@@ -122,53 +129,118 @@ def write_results(
         size: ``(H, W)`` to write the masks at, each upsampled (nearest) as it is written
             (default: the labels' own size); the overlay stays at the frames' size.
     """
-    from movseg import __version__
+    with ResultWriter(out_root, name or video.name, video.source, video.fps, size or seg.labels.shape[1:],
+                      overlay) as out:
+        for frame_name, frame, lab in zip(video.names, video.frames, seg.labels):
+            out.add(frame_name, frame, lab)
+        return out.finish(seg.moving, seg.scores, info, extra_files)
 
-    name = name or video.name
-    final = Path(out_root) / name
-    start = time.perf_counter()
-    with atomic_directory(final) as tmp:
-        (tmp / "masks").mkdir()
-        out_h, out_w = size or seg.labels.shape[1:]
 
-        def write_one(item: tuple[str, np.ndarray]) -> None:
-            frame_name, lab = item
-            if lab.shape != (out_h, out_w):
-                lab = cv2.resize(lab, (out_w, out_h), interpolation=cv2.INTER_NEAREST)
-            write_mask(tmp / "masks" / f"{frame_name}.png", lab)
+class ResultWriter:
+    """Writes a result folder (see :func:`write_results`) one frame at a time, for videos too long to hold.
 
-        with ThreadPoolExecutor(2) as pool:  # PNG compression releases the GIL: 2x on 2 cores
-            list(pool.map(write_one, zip(video.names, seg.labels)))
-        if overlay:
-            write_video(tmp / "overlay.mp4", overlay_frames(video, seg.labels), video.fps)
+    ``with ResultWriter(...) as out:``, then :meth:`add` for each frame in order and :meth:`finish` once.
+    The folder appears only when :meth:`finish` returns inside the ``with`` block; on any exception, or when
+    :meth:`finish` was never called, nothing is left behind (:func:`atomic_directory`).
+
+    Args:
+        out_root: the ``-o`` folder; the result goes to ``<out_root>/<name>/``.
+        name: the result folder's name.
+        source: the input's path, for result.json.
+        fps: frame rate of the overlay.
+        size: ``(H, W)`` the masks are written at (each upsampled, nearest, as it is written).
+        overlay: also write overlay.mp4, at the size of the frames given to :meth:`add`.
+    """
+
+    def __init__(self, out_root: str | Path, name: str, source: str, fps: float, size: tuple[int, int],
+                 overlay: bool = True):
+        self.final = Path(out_root) / name
+        self.name, self.source, self.fps, self.overlay = name, source, fps, overlay
+        self.size = (int(size[0]), int(size[1]))
+        self.names: list[str] = []
+        self.present: list[np.ndarray] = []  # per frame, bool (256,): which ids have pixels
+        self.seconds = 0.0
+        self.done = False
+
+    def __enter__(self) -> "ResultWriter":
+        self._atomic = atomic_directory(self.final)
+        self.tmp = self._atomic.__enter__()
+        (self.tmp / "masks").mkdir()
+        self._pool = ThreadPoolExecutor(2)  # PNG compression releases the GIL: 2x on 2 cores
+        self._pending: deque = deque()
+        self._video = VideoWriter(self.tmp / "overlay.mp4", self.fps) if self.overlay else None
+        return self
+
+    def add(self, frame_name: str, frame: np.ndarray, labels: np.ndarray) -> None:
+        """Write frame ``frame_name``'s mask from ``labels`` ``uint8 (h, w)`` (ids) and draw it on ``frame``
+        ``uint8 (H, W, 3)`` for the overlay."""
+        start = time.perf_counter()
+        self.names.append(frame_name)
+        self.present.append(np.bincount(labels.ravel(), minlength=256) > 0)
+        self._pending.append(self._pool.submit(self._write_mask, frame_name, labels))
+        while len(self._pending) > 4:  # a few masks in flight, not the whole video's
+            self._pending.popleft().result()
+        if self._video is not None:
+            self._video.write(_draw(frame, labels))
+        self.seconds += time.perf_counter() - start
+
+    def _write_mask(self, frame_name: str, lab: np.ndarray) -> None:
+        out_h, out_w = self.size
+        if lab.shape != (out_h, out_w):
+            lab = cv2.resize(lab, (out_w, out_h), interpolation=cv2.INTER_NEAREST)
+        write_mask(self.tmp / "masks" / f"{frame_name}.png", lab)
+
+    def finish(self, moving: np.ndarray, scores: np.ndarray, info: dict | None = None,
+               extra_files: dict[str, bytes] | None = None) -> Path:
+        """Write result.json (objects 1..K with ``moving`` ``bool (K, T)`` and ``scores`` ``(K,)``; ``info``
+        as in :func:`write_results`) and ``extra_files``; the folder is put in place when the ``with`` block
+        ends. Returns its final path."""
+        from movseg import __version__
+
+        start = time.perf_counter()
+        while self._pending:
+            self._pending.popleft().result()
+        if self._video is not None:
+            self._video.close()
+            self._video = None
         for fname, data in (extra_files or {}).items():
-            (tmp / fname).write_bytes(data)
+            (self.tmp / fname).write_bytes(data)
         info = dict(info or {})
         if "timings" in info:  # add this stage's time and the total, rounded
-            timings = {**info["timings"], "write": time.perf_counter() - start}
+            timings = {**info["timings"], "write": self.seconds + time.perf_counter() - start}
             timings["total"] = sum(timings.values())
             info["timings"] = {k: round(v, 4) for k, v in timings.items()}
-        # frame by frame: a whole-video comparison would hold a (T, H, W) temporary as large as the masks
-        present = np.stack([np.bincount(lab.ravel(), minlength=seg.num_objects + 1)[1:seg.num_objects + 1] > 0
-                            for lab in seg.labels], 1) if len(seg.labels) else np.zeros((seg.num_objects, 0), bool)
+        K = len(scores)
+        present = np.stack(self.present, 1)[1:K + 1] if self.present else np.zeros((K, 0), bool)
         result = {
             "movseg_version": __version__,
-            "input": str(video.source),
-            "name": name,
-            "frames": video.num_frames,
-            "size": [int(out_h), int(out_w)],
-            "fps": video.fps,
-            "frame_names": list(video.names),
+            "input": str(self.source),
+            "name": self.name,
+            "frames": len(self.names),
+            "size": list(self.size),
+            "fps": self.fps,
+            "frame_names": self.names,
             "objects": [
                 {
                     "id": k + 1,
-                    "moving": intervals_from_mask(seg.moving[k]),
+                    "moving": intervals_from_mask(moving[k]),
                     "present": intervals_from_mask(present[k]),
-                    "score": float(seg.scores[k]),
+                    "score": float(scores[k]),
                 }
-                for k in range(seg.num_objects)
+                for k in range(K)
             ],
             **info,
         }
-        (tmp / "result.json").write_text(json.dumps(result, indent=2) + "\n")
-    return final
+        (self.tmp / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        self.done = True
+        return self.final
+
+    def __exit__(self, kind, error, trace) -> None:
+        self._pool.shutdown(wait=True)
+        if self._video is not None:
+            self._video.close()
+        if kind is None and not self.done:
+            error = MovsegError("the result was not finished: call finish() inside the with block")
+            self._atomic.__exit__(MovsegError, error, None)  # removes the temporary folder
+            raise error
+        return self._atomic.__exit__(kind, error, trace)

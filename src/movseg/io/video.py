@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -52,24 +53,105 @@ def read_video(
     Raises:
         MovsegError: with a one-line message for every unreadable input.
     """
-    warn = warn or (lambda msg: print(f"movseg: warning: {msg}", file=sys.stderr))
-    if stride < 1:
-        raise MovsegError(f"stride must be >= 1, got {stride}")
-    if max_side is not None and max_side < 16:
-        raise MovsegError(f"max side must be >= 16 pixels, got {max_side}")
-    p = Path(path)
-    if not p.exists():
-        raise MovsegError(f"input not found: {p} (give a video file or a folder of jpg/png frames)")
-    # every frame is downscaled as soon as it is decoded, so a long 4K video never sits in memory at full size;
-    # `original` is the stored (H, W) of the frames
-    if p.is_dir():
-        frames, names, fps, original = _read_folder(p, stride, max_frames, warn, max_side)
-    elif p.suffix.lower() in IMAGE_EXTENSIONS:
-        image, original = _read_image(p, max_side)
-        frames, names, fps = [_resize(image, max_side)], [p.stem], DEFAULT_FOLDER_FPS
-    else:
-        frames, names, fps, original = _read_file(p, stride, max_frames, max_side)
-    return Video(np.stack(frames), float(fps), names, str(p), (int(original[0]), int(original[1])))
+    stream = VideoStream(path, max_side, stride, max_frames, warn)
+    names, frames = [], []
+    for name, frame in stream:
+        names.append(name)
+        frames.append(frame)
+    return stream.video(frames, names)
+
+
+class VideoStream:
+    """The frames of a video file, a folder of images or a single image, decoded one at a time.
+
+    Iterating yields ``(name, uint8 (H, W, 3) RGB frame)``, each frame downscaled to ``max_side`` as soon as
+    it is decoded, so a long video never needs to sit in memory. The arguments are those of
+    :func:`read_video`. ``fps`` and ``source`` are known at once, ``original_size`` (the stored ``(H, W)``)
+    once the first frame has been decoded. Inputs that cannot be read at all raise :class:`MovsegError`
+    here; a frame that cannot be decoded raises it during iteration.
+    """
+
+    def __init__(self, path: str | Path, max_side: int | None = None, stride: int = 1,
+                 max_frames: int | None = None, warn=None):
+        warn = warn or (lambda msg: print(f"movseg: warning: {msg}", file=sys.stderr))
+        if stride < 1:
+            raise MovsegError(f"stride must be >= 1, got {stride}")
+        if max_side is not None and max_side < 16:
+            raise MovsegError(f"max side must be >= 16 pixels, got {max_side}")
+        p = Path(path)
+        if not p.exists():
+            raise MovsegError(f"input not found: {p} (give a video file or a folder of jpg/png frames)")
+        self.path, self.source, self.max_side = p, str(p), max_side
+        self.stride, self.max_frames = stride, max_frames
+        self.original_size: tuple[int, int] | None = None
+        if p.is_dir():
+            self._images = _folder_images(p, warn)[::stride][:max_frames]
+            self.fps = DEFAULT_FOLDER_FPS / stride
+        elif p.suffix.lower() in IMAGE_EXTENSIONS:
+            self._images, self.fps = [p], DEFAULT_FOLDER_FPS
+        else:
+            self._images = None
+            self.fps = _file_rate(p) / stride
+
+    def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
+        frames = self._decode_images() if self._images is not None else self._decode_file()
+        for name, frame, size in frames:
+            self.original_size = self.original_size or (int(size[0]), int(size[1]))
+            yield name, frame
+
+    def video(self, frames: list[np.ndarray], names: list[str]) -> Video:
+        """A :class:`Video` of frames taken from this stream."""
+        return Video(np.stack(frames), float(self.fps), names, self.source, self.original_size)
+
+    def _decode_images(self):
+        images, max_side = self._images, self.max_side
+
+        def read(f: Path) -> tuple[np.ndarray, tuple[int, int]]:
+            frame, size = _read_image(f, max_side)
+            return _resize(frame, max_side), size
+
+        first = None
+        with ThreadPoolExecutor(2) as pool:  # decoding releases the GIL: ~2x on 2 cores
+            ahead = deque(pool.submit(read, f) for f in images[:4])  # a few frames in flight, not the whole folder
+            for i, f in enumerate(images):
+                frame, size = ahead.popleft().result()
+                if i + 4 < len(images):
+                    ahead.append(pool.submit(read, images[i + 4]))
+                first = first or size
+                if size != first:
+                    raise MovsegError(
+                        f"frame {f.name} is {size[1]}x{size[0]} but {images[0].name} is {first[1]}x{first[0]}: "
+                        "all frames in a folder must have the same size"
+                    )
+                yield f.stem, frame, size
+
+    def _decode_file(self):
+        import av
+
+        path, stride, max_frames = self.path, self.stride, self.max_frames
+        container = _open_container(path)
+        with container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            declared = stream.frames  # 0 when the container does not say
+            kept, decoded, stopped = 0, 0, False
+            try:
+                for frame in container.decode(stream):
+                    decoded += 1
+                    if (decoded - 1) % stride:
+                        continue
+                    image = frame.to_ndarray(format="rgb24")
+                    yield f"{kept:05d}", _resize(image, self.max_side), image.shape[:2]
+                    kept += 1
+                    if max_frames is not None and kept >= max_frames:
+                        stopped = True
+                        break
+            except av.FFmpegError as e:
+                raise MovsegError(f"video {path} is corrupt after {decoded} frames: {_reason(e)} ({_HINT})") from None
+        if kept and not stopped and declared and declared - decoded > max(1, 0.02 * declared):
+            raise MovsegError(f"video {path} is truncated: {decoded} of {declared} frames could be decoded ({_HINT})")
+        if not kept:
+            raise MovsegError(f"video {path} contains no frames ({_HINT})")
 
 
 def _resize(frame: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -81,7 +163,8 @@ def _resize(frame: np.ndarray, max_side: int | None) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
-def _read_folder(folder: Path, stride: int, max_frames: int | None, warn, max_side: int | None):
+def _folder_images(folder: Path, warn) -> list[Path]:
+    """The images of ``folder`` in natural order (non-image files skipped with one warning)."""
     files = [f for f in folder.iterdir() if not f.name.startswith(".") and f.is_file()]
     images = [f for f in files if f.suffix.lower() in IMAGE_EXTENSIONS]
     others = sorted(f.name for f in files if f.suffix.lower() not in IMAGE_EXTENSIONS)
@@ -89,25 +172,7 @@ def _read_folder(folder: Path, stride: int, max_frames: int | None, warn, max_si
         raise MovsegError(f"no jpg/png images in folder {folder} (give a folder of frames or a video file)")
     if others:
         warn(f"skipping {len(others)} non-image file(s) in {folder} (e.g. {others[0]})")
-    images = sorted(images, key=lambda f: natural_key(f.name))[::stride]
-    if max_frames is not None:
-        images = images[:max_frames]
-
-    def read(f: Path) -> tuple[np.ndarray, tuple[int, int]]:
-        frame, size = _read_image(f, max_side)
-        return _resize(frame, max_side), size
-
-    frames, first = [], None
-    with ThreadPoolExecutor(2) as pool:  # decoding releases the GIL: ~2x on 2 cores
-        for f, (frame, size) in zip(images, pool.map(read, images)):
-            first = first or size
-            if size != first:
-                raise MovsegError(
-                    f"frame {f.name} is {size[1]}x{size[0]} but {images[0].name} is {first[1]}x{first[0]}: "
-                    "all frames in a folder must have the same size"
-                )
-            frames.append(frame)
-    return frames, [f.stem for f in images], DEFAULT_FOLDER_FPS / stride, first
+    return sorted(images, key=lambda f: natural_key(f.name))
 
 
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -153,41 +218,28 @@ def to_rgb8(img: np.ndarray, bgr: bool = False) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1] if bgr else img)
 
 
-def _read_file(path: Path, stride: int, max_frames: int | None, max_side: int | None):
+_HINT = "check that it is a complete mp4/mov/avi/webm/mkv file"
+
+
+def _open_container(path: Path):
+    """An open PyAV container of ``path`` with at least one video stream."""
     import av
 
-    hint = "check that it is a complete mp4/mov/avi/webm/mkv file"
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
-        raise MovsegError(f"cannot read video {path}: {_reason(e)} ({hint})") from None
-    with container:
-        if not container.streams.video:
-            raise MovsegError(f"no video stream in {path} ({hint})")
+        raise MovsegError(f"cannot read video {path}: {_reason(e)} ({_HINT})") from None
+    if not container.streams.video:
+        container.close()
+        raise MovsegError(f"no video stream in {path} ({_HINT})")
+    return container
+
+
+def _file_rate(path: Path) -> float:
+    """The frame rate a video file declares (:data:`DEFAULT_FOLDER_FPS` when it declares none)."""
+    with _open_container(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate or DEFAULT_FOLDER_FPS
-        declared = stream.frames  # 0 when the container does not say
-        frames, decoded, stopped, original = [], 0, False, None
-        try:
-            for frame in container.decode(stream):
-                decoded += 1
-                if (decoded - 1) % stride:
-                    continue
-                image = frame.to_ndarray(format="rgb24")
-                original = original or image.shape[:2]
-                frames.append(_resize(image, max_side))
-                if max_frames is not None and len(frames) >= max_frames:
-                    stopped = True
-                    break
-        except av.FFmpegError as e:
-            raise MovsegError(f"video {path} is corrupt after {decoded} frames: {_reason(e)} ({hint})") from None
-    if frames and not stopped and declared and declared - decoded > max(1, 0.02 * declared):
-        raise MovsegError(f"video {path} is truncated: {decoded} of {declared} frames could be decoded ({hint})")
-    if not frames:
-        raise MovsegError(f"video {path} contains no frames ({hint})")
-    names = [f"{i:05d}" for i in range(len(frames))]
-    return frames, names, float(rate) / stride, original
+        return float(stream.average_rate or stream.guessed_rate or DEFAULT_FOLDER_FPS)
 
 
 def _reason(e: Exception) -> str:
@@ -204,23 +256,46 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, crf:
         fps: frame rate.
         crf: x264 quality (lower is better).
     """
-    import av
-
-    rate = Fraction(fps).limit_denominator(1001)
-    if rate <= 0:
-        rate = Fraction(24)
-    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as out:
-        stream = None
+    with VideoWriter(path, fps, crf) as out:
         for frame in frames:
-            h, w = frame.shape[:2]
-            if h % 2 or w % 2:
-                frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            if stream is None:
-                stream = out.add_stream("libx264", rate=rate)
-                stream.width, stream.height = frame.shape[1], frame.shape[0]
-                stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(crf), "preset": "veryfast"}
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            out.mux(stream.encode(vf))
-        if stream is not None:
-            out.mux(stream.encode(None))
+            out.write(frame)
+
+
+class VideoWriter:
+    """:func:`write_video` one frame at a time: ``with VideoWriter(path, fps) as w: w.write(frame)``."""
+
+    def __init__(self, path: str | Path, fps: float, crf: int = 20):
+        import av
+
+        self.rate = Fraction(fps).limit_denominator(1001)
+        if self.rate <= 0:
+            self.rate = Fraction(24)
+        self.crf, self.stream = crf, None
+        self.out = av.open(str(path), mode="w", options={"movflags": "+faststart"})
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode one ``uint8 (H, W, 3)`` RGB frame (the size of the first)."""
+        import av
+
+        h, w = frame.shape[:2]
+        if h % 2 or w % 2:
+            frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        if self.stream is None:
+            self.stream = self.out.add_stream("libx264", rate=self.rate)
+            self.stream.width, self.stream.height = frame.shape[1], frame.shape[0]
+            self.stream.pix_fmt = "yuv420p"
+            self.stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        self.out.mux(self.stream.encode(vf))
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.out.mux(self.stream.encode(None))
+            self.stream = None
+        self.out.close()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
