@@ -263,3 +263,37 @@ def test_default_preset_is_the_method_default():
     assert not cfg.merge_fragments and not default.merge_fragments
     merged = _segment_config(build_parser().parse_args(["segment", "in.mp4", "-o", "out", "--merge-fragments"])).movseg
     assert merged.merge_fragments
+
+
+def test_segment_a_long_video_in_pieces_keeps_one_id_and_writes_every_frame(tmp_path, capsys):
+    frames, labels = moving_square_clip(T=30, speed=2)
+    write_frames(tmp_path / "clip", frames)
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--segment-frames", "12")
+    assert code == 0, err
+    assert "frames 9-20" in err  # the pieces share 3 frames
+    folder = tmp_path / "out" / "clip"
+    r = json.loads((folder / "result.json").read_text())
+    assert r["pieces"] == [[0, 11], [9, 20], [18, 29]] and r["frames"] == 30
+    pred = np.stack([read_mask(folder / "masks" / f"{i:05d}.png") for i in range(30)])
+    # the square's largest part keeps id 1 over the three pieces (on this toy clip smaller parts of it split off)
+    assert r["objects"][0]["present"] == [[0, 29]] and all((pred[t] == 1).sum() > 200 for t in range(30))
+    with av.open(str(folder / "overlay.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 30
+    # the whole video at once finds the square no better
+    code, _, _ = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "whole", "--segment-frames", "0", "-q")
+    whole = np.stack([read_mask(tmp_path / "whole" / "clip" / "masks" / f"{i:05d}.png") for i in range(30)])
+    assert code == 0 and "pieces" not in json.loads((tmp_path / "whole" / "clip" / "result.json").read_text())
+
+    def iou(p):
+        return ((p > 0) & (labels > 0)).sum() / ((p > 0) | (labels > 0)).sum()
+
+    assert iou(pred) > 0.6 and iou(pred) > iou(whole) - 0.05
+
+
+@pytest.mark.parametrize("args, message", [(["--save-tracks"], "--save-tracks"), (["--segment-frames", "5"], "at least 8")])
+def test_segment_options_that_pieces_cannot_serve_fail_in_one_line(tmp_path, capsys, args, message):
+    frames, _ = moving_square_clip(T=20, speed=2)
+    write_frames(tmp_path / "clip", frames)
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--segment-frames", "12", *args)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

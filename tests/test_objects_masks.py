@@ -333,3 +333,29 @@ def test_static_video_and_tiny_videos_give_no_objects(tmp_path, capsys):
         write_frames(tmp_path / f"t{T}", frames[:T])
         assert main(["segment", str(tmp_path / f"t{T}"), "-o", str(tmp_path / "out"), "-q"]) == 0
         assert len(list((tmp_path / "out" / f"t{T}" / "masks").glob("*.png"))) == T
+
+
+def test_match_objects_pairs_the_same_objects_and_leaves_strangers_apart():
+    from movseg.objects import match_objects
+
+    before = np.zeros((3, 20, 20), np.uint8)
+    after = np.zeros_like(before)
+    before[:, 2:8, 2:8], after[:, 2:8, 3:9] = 1, 2  # the same object, numbered differently
+    before[:, 12:18, 12:18], after[:, 12:18, 12:18] = 2, 3
+    after[:, 0:2, 15:20] = 1  # new: covers nothing of before's objects
+    before[0, 10:12, 0:4] = 3  # before's third object overlaps after's nothing
+    assert match_objects(before, after) == {2: 1, 3: 2}
+
+
+def test_stitcher_keeps_ids_across_pieces_and_numbers_new_objects():
+    from movseg.objects import Stitcher
+
+    st = Stitcher(overlap=2)
+    a = np.zeros((5, 10, 10), np.uint8)
+    a[:, :4, :4] = 1
+    assert list(st.ids(a)[:3]) == [0, 1, 0]
+    b = np.zeros((5, 10, 10), np.uint8)
+    b[:, 6:, 6:] = 1  # a newcomer, the larger object of this piece
+    b[:, :4, :4] = 2  # the first piece's object
+    assert list(st.ids(b)[:3]) == [0, 2, 1]
+    assert st.count == 2 and st.dropped == 0

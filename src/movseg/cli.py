@@ -65,6 +65,9 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
                         "(default: 854, DAVIS 480p, where the defaults were chosen and timed)")
     p.add_argument("--stride", type=_positive_int, default=1, help="keep every N-th frame")
     p.add_argument("--max-frames", type=_positive_int, help="keep at most N frames")
+    p.add_argument("--segment-frames", type=_non_negative_int,
+                   help="segment videos longer than N frames in overlapping pieces of N, so that memory does not grow "
+                        "with the length (default: 150; 0: the whole video at once)")
     if overlay_default:
         p.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not write overlay.mp4")
     else:
@@ -86,8 +89,11 @@ def _segment_config(args):
     method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device,
                           merge_fragments=args.merge_fragments)
     max_side = args.max_side if args.max_side is not None else SegmentConfig.max_side
+    pieces = args.segment_frames if args.segment_frames is not None else SegmentConfig.segment_frames
+    overlap = min(SegmentConfig.segment_overlap, max(1, pieces // 4))  # short pieces share fewer frames
     return SegmentConfig(method=args.method, max_side=max_side, stride=args.stride, max_frames=args.max_frames,
-                         overlay=args.overlay, save_tracks=args.save_tracks, progress=not args.quiet, movseg=method)
+                         overlay=args.overlay, save_tracks=args.save_tracks, progress=not args.quiet,
+                         segment_frames=pieces, segment_overlap=overlap, movseg=method)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,13 +229,12 @@ def cmd_segment(args) -> int:
 
     if args.name is not None and (not args.name.strip() or "/" in args.name or args.name in (".", "..")):
         raise MovsegError(f"--name must be a plain folder name, got {args.name!r}")
-    folder, result = run_segment(args.input, args.output, _segment_config(args), name=args.name)
+    folder, _ = run_segment(args.input, args.output, _segment_config(args), name=args.name)
     if not args.quiet:
-        seg = result.segmentation
-        if seg.num_objects == 0:
+        result = json.loads((folder / "result.json").read_text())
+        if not result["objects"]:
             print("no moving objects found")
-        t = json.loads((folder / "result.json").read_text())["timings"]
-        print(f"{seg.num_objects} moving object(s) in {seg.labels.shape[0]} frames, {t['total']:.1f} s")
+        print(f"{len(result['objects'])} moving object(s) in {result['frames']} frames, {result['timings']['total']:.1f} s")
         print(f"masks:   {folder / 'masks'}")
         if args.overlay:
             print(f"overlay: {folder / 'overlay.mp4'}")

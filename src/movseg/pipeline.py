@@ -4,13 +4,19 @@
 track transformer → objects → masks, :mod:`movseg.method`) or one of the
 baselines of :mod:`movseg.baselines`. Frames are processed at
 ``max_side`` and masks are returned at the input's original size.
+
+A video longer than ``SegmentConfig.segment_frames`` is read, segmented and written in overlapping
+pieces, with object ids carried from piece to piece (:class:`movseg.objects.Stitcher`), so memory does
+not grow with its length.
 """
 
 from __future__ import annotations
 
 import io
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -18,10 +24,11 @@ import numpy as np
 
 from movseg.baselines import METHODS as BASELINES
 from movseg.errors import MovsegError
-from movseg.io.results import write_results
-from movseg.io.video import read_video
+from movseg.io.results import ResultWriter, write_results
+from movseg.io.video import VideoStream
 from movseg.method import MethodConfig, segment_moving_objects
-from movseg.types import Segmentation, Tracks, Video
+from movseg.objects.stitch import MAX_ID, Stitcher
+from movseg.types import Segmentation, Tracks, Video, result_name
 
 METHODS = ("movseg", *BASELINES)
 PRESETS = {  # --preset: grid spacing, query step, track budget, segmenter settings (docs/benchmarks.md)
@@ -31,6 +38,9 @@ PRESETS = {  # --preset: grid spacing, query step, track budget, segmenter setti
     # refining at the full working size does (+0.7 on DAVIS dev, ~0.03 s/frame more)
     "quality": {"grid_size": 5, "step": 8, "max_tracks": 10000, "segmenter_options": {"refine_scale": 1.0}},
 }
+
+
+MIN_PIECE = 8  # the shortest piece a long video may be segmented in
 
 
 @dataclass
@@ -45,6 +55,12 @@ class SegmentConfig:
     overlay: bool = True  # write overlay.mp4 next to the masks
     save_tracks: bool = False  # write tracks.npz (+ dynamic_prob, object_id) next to the masks
     progress: bool = False  # print each stage's time as it finishes
+    # A video longer than segment_frames is segmented in pieces of that many frames, each sharing segment_overlap
+    # frames with the one before, so that memory stays bounded whatever its length (movseg method only; None or 0:
+    # the whole video at once, memory growing with its length). An object keeps its id from one piece to the next
+    # when its masks on the shared frames match (IoU >= 0.3); each piece writes half of the shared frames.
+    segment_frames: int | None = 150
+    segment_overlap: int = 24
     movseg: MethodConfig = field(default_factory=MethodConfig)  # the movseg method's settings
 
 
@@ -76,17 +92,73 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     """Segment the independently moving objects of a video file, a frame folder or a :class:`Video`.
 
     ``full_size=False`` keeps the labels at the processing size (``result.video``'s frames) instead of
-    upsampling them to the input's size: :func:`run_segment` upsamples frame by frame as it writes."""
+    upsampling them to the input's size: :func:`run_segment` upsamples frame by frame as it writes.
+    A video longer than ``config.segment_frames`` is segmented piece by piece (see :class:`SegmentConfig`);
+    its result then has no tracks."""
     config = config or SegmentConfig()
+    timings: dict[str, float] = {}
+    stream, start, rest = _open(source, config, timings)
+    if rest is None:
+        return _segment_whole(start, config, full_size, timings)
+    names, frames, labels, moving = [], [], [], []
+
+    def keep(name: str, frame: np.ndarray, lab: np.ndarray, moves: np.ndarray) -> None:
+        names.append(name), frames.append(frame), labels.append(lab), moving.append(moves)
+
+    scores, threshold, _ = _segment_pieces(stream, start, rest, config, keep, timings)
+    video = _stack(stream, list(zip(names, frames)))
+    del frames
+    K = len(scores)
+    seg = Segmentation(np.stack(labels), np.stack(moving, 1)[1:K + 1], scores)
+    t0 = time.perf_counter()
+    if full_size:
+        seg = _to_size(seg, video.original_size)
+        timings["upsample"] = time.perf_counter() - t0
+    return SegmentResult(seg, video, timings, threshold=threshold)
+
+
+def _open(source: str | Path | Video, config: SegmentConfig, timings: dict):
+    """``(stream, video, None)`` when the video is to be segmented whole (it is not longer than
+    ``config.segment_frames``, or is not to be segmented in pieces), else ``(stream, head, rest)``: a list of
+    its first ``(name, frame)`` pairs and an iterator of the others. ``stream`` is the
+    :class:`~movseg.io.video.VideoStream` (or the :class:`Video` itself) the frames come from."""
     if config.method not in METHODS:
         raise MovsegError(f"unknown method {config.method!r}: choose one of {', '.join(METHODS)}")
-    timings: dict[str, float] = {}
+    length, overlap = config.segment_frames, config.segment_overlap
+    if length and length < MIN_PIECE:
+        raise MovsegError(f"segment length must be 0 (the whole video at once) or at least {MIN_PIECE} frames, "
+                          f"got {length}")
+    if length and not 1 <= overlap <= length // 2:
+        raise MovsegError(f"segment overlap must be from 1 to half the segment length ({length // 2}), got {overlap}")
     t0 = time.perf_counter()
     if isinstance(source, Video):
-        video = source
+        if not length or config.method != "movseg" or source.num_frames <= length:
+            return source, source, None
+        frames = zip(source.names, source.frames)
+        stream = source
     else:
-        video = read_video(source, max_side=config.max_side, stride=config.stride, max_frames=config.max_frames)
+        stream = VideoStream(source, max_side=config.max_side, stride=config.stride, max_frames=config.max_frames)
+        frames = iter(stream)
+    pieces = bool(length) and config.method == "movseg"
+    head = list(islice(frames, length + 1 if pieces else None))  # one frame more tells whether it is longer
     timings["read"] = time.perf_counter() - t0
+    if pieces and len(head) > length:
+        return stream, head, frames
+    return stream, _stack(stream, head), None
+
+
+def _stack(stream, pairs: list) -> Video:
+    """A :class:`Video` of the ``(name, frame)`` pairs ``pairs`` from ``stream`` (a
+    :class:`~movseg.io.video.VideoStream` or a :class:`Video`). Empties ``pairs``, so that the frames are held
+    once."""
+    names = [n for n, _ in pairs]
+    frames = np.stack([f for _, f in pairs])
+    pairs.clear()
+    return Video(frames, float(stream.fps), names, stream.source, stream.original_size)
+
+
+def _segment_whole(video: Video, config: SegmentConfig, full_size: bool, timings: dict) -> SegmentResult:
+    """:func:`segment_video` of a video held whole in memory."""
     if config.method != "movseg":
         t0 = time.perf_counter()
         seg = BASELINES[config.method](video)
@@ -102,6 +174,60 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
         timings["upsample"] = time.perf_counter() - t0
     return SegmentResult(seg, video, timings, _to_original(out.tracks, video), out.dynamic_prob, out.object_id,
                          out.threshold)
+
+
+def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timings: dict):
+    """Segment a long video in overlapping pieces (:class:`SegmentConfig`), calling
+    ``emit(name, frame, labels uint8 (H, W), moving bool (256,))`` for each frame in order, with ids that hold
+    over the whole video (``moving[k]``: object k moves). ``head`` holds the first piece and one frame more
+    (it is emptied), ``rest`` yields the others. Returns ``(scores float32 (K,), the grouping threshold,
+    inclusive [first, last] frames of each piece)``."""
+    if config.save_tracks:
+        raise MovsegError(f"--save-tracks needs the whole video in one piece, and this one is longer than "
+                          f"{config.segment_frames} frames: add --segment-frames N with N at least its length")
+    length, overlap = config.segment_frames, config.segment_overlap
+    cut = overlap // 2  # of the frames two pieces share, the earlier piece writes the first `cut`
+    stitcher = Stitcher(overlap)
+    score_sum, score_n = np.zeros(256), np.zeros(256)
+    ahead = head[length:]  # one frame: there is more to come
+    video, first, threshold, pieces = _stack(stream, head[:length]), 0, None, []
+    head.clear()
+    while True:
+        last, T = not ahead, video.num_frames
+        if config.progress:
+            print(f"  frames {first}-{first + T - 1}", file=sys.stderr, flush=True)
+        out = segment_moving_objects(video, config.movseg, progress=config.progress)
+        for k, v in out.timings.items():
+            timings[k] = timings.get(k, 0.0) + v
+        seg, threshold = out.segmentation, out.threshold if out.threshold is not None else threshold
+        lut = stitcher.ids(seg.labels)
+        K = seg.num_objects
+        tracks = np.bincount(out.object_id, minlength=K + 1)[1:K + 1]
+        np.add.at(score_sum, lut[1:K + 1], seg.scores * tracks)
+        np.add.at(score_n, lut[1:K + 1], tracks)
+        pieces.append([first, first + T - 1])
+        for t in range(0 if first == 0 else cut, T if last else T - (overlap - cut)):
+            moves = np.zeros(256, bool)
+            moves[lut[1:K + 1][seg.moving[:, t]]] = True
+            moves[0] = False  # objects dropped past the last id
+            emit(video.names[t], video.frames[t], lut[seg.labels[t]], moves)
+        del out, seg
+        if last:
+            break
+        t0 = time.perf_counter()
+        first += T - overlap
+        pairs = list(zip(video.names[T - overlap:], video.frames[T - overlap:]))  # views: `video` stays till stacked
+        del video
+        pairs += ahead + list(islice(rest, length - overlap - len(ahead)))
+        video = _stack(stream, pairs)
+        ahead = list(islice(rest, 1))
+        timings["read"] += time.perf_counter() - t0
+    if stitcher.dropped:
+        print(f"movseg: warning: {stitcher.dropped} objects past id {MAX_ID} were left out of the masks",
+              file=sys.stderr)
+    K = stitcher.count
+    scores = (score_sum[1:K + 1] / np.maximum(score_n[1:K + 1], 1)).astype(np.float32)
+    return scores, threshold, pieces
 
 
 def _to_original(tracks: Tracks, video: Video) -> Tracks:
@@ -127,23 +253,41 @@ def _to_size(seg: Segmentation, size: tuple[int, int]) -> Segmentation:
 
 
 def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig | None = None,
-                name: str | None = None) -> tuple[Path, SegmentResult]:
+                name: str | None = None) -> tuple[Path, SegmentResult | None]:
     """Segment ``source`` and write ``<out_root>/<name>/`` atomically (``name`` defaults to the
     input folder's name or the video file's stem); returns (that folder, result).
 
     The masks are written at the input's size, upsampled one frame at a time (a 4K video's masks are
-    never all in memory at full size); the returned result's labels stay at the processing size."""
+    never all in memory at full size); the returned result's labels stay at the processing size. A video
+    longer than ``config.segment_frames`` is segmented and written piece by piece, so neither its frames nor
+    its masks are ever all in memory; the result is then None."""
     config = config or SegmentConfig()
-    result = segment_video(source, config, full_size=False)
-    info = {"timings": result.timings, "config": asdict(config)}
-    if result.threshold is not None:
-        info["grouping_threshold"] = result.threshold
-    extra = {}
-    if config.save_tracks and result.tracks is not None:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **result.tracks.to_npz_dict(), dynamic_prob=result.dynamic_prob.astype(np.float32),
-                            object_id=result.object_id.astype(np.int32))
-        extra["tracks.npz"] = buf.getvalue()
-    folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay,
-                           extra_files=extra, name=name, size=result.video.original_size)
-    return folder, result
+    timings: dict[str, float] = {}
+    stream, start, rest = _open(source, config, timings)
+    info = {"timings": timings, "config": asdict(config)}
+    if rest is None:
+        result = _segment_whole(start, config, False, timings)
+        if result.threshold is not None:
+            info["grouping_threshold"] = result.threshold
+        extra = {}
+        if config.save_tracks and result.tracks is not None:
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **result.tracks.to_npz_dict(),
+                                dynamic_prob=result.dynamic_prob.astype(np.float32),
+                                object_id=result.object_id.astype(np.int32))
+            extra["tracks.npz"] = buf.getvalue()
+        folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay,
+                               extra_files=extra, name=name, size=result.video.original_size)
+        return folder, result
+    moving = []
+    with ResultWriter(out_root, name or result_name(stream.source), stream.source, stream.fps, stream.original_size,
+                      config.overlay) as out:
+
+        def write(frame_name: str, frame: np.ndarray, labels: np.ndarray, moves: np.ndarray) -> None:
+            out.add(frame_name, frame, labels)
+            moving.append(moves)
+
+        scores, threshold, pieces = _segment_pieces(stream, start, rest, config, write, timings)
+        info.update(grouping_threshold=threshold, pieces=pieces)
+        K = len(scores)
+        return out.finish(np.stack(moving, 1)[1:K + 1], scores, info), None

@@ -49,10 +49,15 @@ class Video:
     @property
     def name(self) -> str:
         """The result folder name: the input folder's name or the video file's stem."""
-        from pathlib import Path
+        return result_name(self.source)
 
-        p = Path(self.source)
-        return (p.name if p.is_dir() else p.stem) or "video"
+
+def result_name(source: str) -> str:
+    """The result folder name of an input path: the folder's name or the video file's stem."""
+    from pathlib import Path
+
+    p = Path(source)
+    return (p.name if p.is_dir() else p.stem) or "video"
 
 
 @dataclass

@@ -96,6 +96,7 @@ def bench_synth(root: str | Path, out: str | Path, config: SegmentConfig | None 
     import numpy as np
 
     from movseg.io.masks import read_mask_folder
+    from movseg.types import mask_from_intervals
 
     root, out = Path(root), Path(out)
     scenes = sorted(d for d in root.iterdir() if (d / "frames").is_dir())[:limit]
@@ -105,13 +106,15 @@ def bench_synth(root: str | Path, out: str | Path, config: SegmentConfig | None 
     seconds, frames, camera_only = 0.0, 0, []
     for i, d in enumerate(scenes, 1):
         t0 = time.perf_counter()
-        folder, result = run_segment(d / "frames", out, config, name=d.name)
+        folder, _ = run_segment(d / "frames", out, config, name=d.name)
         seconds += time.perf_counter() - t0
-        frames += result.segmentation.labels.shape[0]
+        result = json.loads((folder / "result.json").read_text())
+        frames += result["frames"]
         _, gt = read_mask_folder(d / "masks")
-        if not gt.any():
-            camera_only.append(result.segmentation.labels.reshape(len(gt), -1).any(1))
-        log(f"[{i}/{len(scenes)}] {d.name}: {result.segmentation.num_objects} object(s)")
+        if not gt.any():  # frames where any object has pixels
+            camera_only.append(np.any([mask_from_intervals(o["present"], result["frames"]) for o in result["objects"]]
+                                      + [np.zeros(result["frames"], bool)], axis=0))
+        log(f"[{i}/{len(scenes)}] {d.name}: {len(result['objects'])} object(s)")
     names = [d.name for d in scenes]
     mos = evaluate(out, root, "mos", names)
     fine = evaluate(out, root, "fine", names)

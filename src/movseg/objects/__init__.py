@@ -27,10 +27,11 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from movseg.objects.fragments import FragmentConfig, join_fragments, merge_fragments
+from movseg.objects.stitch import Stitcher, match_objects
 from movseg.types import Tracks
 
-__all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GroupConfig", "group_tracks", "join_fragments", "merge_fragments",
-           "resolve_threshold"]
+__all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GroupConfig", "Stitcher", "group_tracks", "join_fragments",
+           "match_objects", "merge_fragments", "resolve_threshold"]
 
 
 # the grouping threshold when neither the user nor the motion model's weights give one; the shipped weights

@@ -1,0 +1,62 @@
+"""One id per object across the overlapping segments of a long video.
+
+A long video is segmented in overlapping pieces (:func:`movseg.pipeline.segment_video`), each with its own
+tracks and its own object ids. :class:`Stitcher` gives each segment's objects the ids of the objects they
+cover on the frames the segment shares with the one before it, and new ids to the others.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+MAX_ID = 255  # masks are 8-bit indexed PNGs
+
+
+def match_objects(before: np.ndarray, after: np.ndarray, min_iou: float = 0.3) -> dict[int, int]:
+    """``{id in after: id in before}`` for the objects that are the same in two labellings of the same frames.
+
+    Args:
+        before, after: ``uint8 (O, H, W)`` object ids of the frames two segments share (0 = background).
+        min_iou: pairs whose IoU, with pixels summed over the ``O`` frames, is lower are not the same object.
+
+    Each id is matched at most once (Hungarian assignment on the IoU).
+    """
+    joint = np.bincount(before.ravel().astype(np.int64) * 256 + after.ravel(), minlength=256 * 256)
+    inter = joint.reshape(256, 256)[1:, 1:].astype(np.float64)  # [before - 1, after - 1]
+    area_b, area_a = inter.sum(1) + joint.reshape(256, 256)[1:, 0], inter.sum(0) + joint.reshape(256, 256)[0, 1:]
+    union = area_b[:, None] + area_a[None, :] - inter
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    rows, cols = linear_sum_assignment(-iou)
+    return {int(c) + 1: int(r) + 1 for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
+
+
+class Stitcher:
+    """Turns each segment's object ids into ids that hold over the whole video.
+
+    Feed the segments in order to :meth:`ids`; ``overlap`` frames of each segment after the first are the
+    last ``overlap`` frames of the one before. Ids are handed out in order of first appearance; objects past
+    :data:`MAX_ID` are dropped (``dropped`` counts them).
+    """
+
+    def __init__(self, overlap: int, min_iou: float = 0.3):
+        self.overlap, self.min_iou = overlap, min_iou
+        self.count = 0  # global ids handed out
+        self.dropped = 0
+        self._tail: np.ndarray | None = None  # uint8 (overlap, H, W): the last segment's final frames, global ids
+
+    def ids(self, labels: np.ndarray) -> np.ndarray:
+        """``uint8 (256,)`` lookup table from the segment's ids to global ids (0 stays 0), for ``labels``
+        ``uint8 (T, H, W)`` (the segment's ids 1..K)."""
+        lut = np.zeros(256, np.uint8)
+        matched = match_objects(self._tail, labels[:self.overlap], self.min_iou) if self._tail is not None else {}
+        for k in range(1, int(labels.max(initial=0)) + 1):
+            if k in matched:
+                lut[k] = matched[k]
+            elif self.count < MAX_ID:
+                self.count += 1
+                lut[k] = self.count
+            else:
+                self.dropped += 1
+        self._tail = lut[labels[len(labels) - self.overlap:]] if self.overlap else None
+        return lut
