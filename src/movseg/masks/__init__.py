@@ -110,8 +110,9 @@ class TracksSegmenterConfig:
     # with ground-truth track labels, validation fine 62.2 -> 72.4) and DAVIS dev holds (62.8 -> 62.7), but
     # the small false objects that the motion stage finds on camera pans get pixels too: camera-only test
     # frames with an object 0 -> 11.1 %, validation pans 8.9 -> 17.6 % (docs/benchmarks.md, "Small objects").
-    # Measured with GrabCut's former 15 px band and 60 px context; with the wider ones below, the refinement
-    # alone keeps a small object that it used to collapse (tests), so the gain of small_side may be smaller now.
+    # Re-measured with the wider GrabCut band below: synthetic validation MOS / fine 43.8 / 45.5 -> 45.5 / 46.5
+    # (ground-truth labels: fine 61.0 -> 70.8), DAVIS dev 64.5 -> 64.7, camera-only test frames with an object
+    # 0 -> 6.6 %, 72-frame validation pans 4.5 -> 6.0 %: still off (docs/benchmarks.md, "Small objects").
     small_side: float = 0.0
     sigma_color: float = 8.0  # colour range of the smoother's edges
     min_weight: float = 1e-3  # below this interpolated point density, a pixel is background (no support)
