@@ -44,7 +44,7 @@ import numpy as np
 
 from movseg.eval.evaluate import list_sequences
 from movseg.method import MethodConfig, tracker_options
-from movseg.motion import load_model, predict_dynamic_max, save_model, track_cues
+from movseg.motion import load_model, predict_dynamic_lifted, save_model, track_cues
 from movseg.train.trainer import holdout_of
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -57,13 +57,16 @@ CANDIDATES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 def davis_scores(model, root: Path, sequences: list[str], stages: Path, candidates,
                  windows=MethodConfig.motion_windows, lift=MethodConfig.motion_lift) -> dict[float, float]:
     """Mean MOS J&F over ``sequences`` at each candidate threshold, tracks scored as
-    :func:`movseg.motion.predict_dynamic_max` with ``windows`` and ``lift`` does."""
+    :func:`movseg.motion.predict_dynamic_lifted` with ``windows`` and ``lift`` does, and grouped as the
+    pipeline groups them (an object needs ``GroupConfig.min_core`` of its tracks over the candidate before
+    the lift). Every track is lifted, which groups as the pipeline's lift of only the tracks it can carry
+    over the candidate does, up to the random chunks those are scored in."""
     jf = {c: [] for c in candidates}
     for s in sequences:
         video, tracks, _, _ = stage_outputs(root, s, stages)
-        prob = predict_dynamic_max(model, track_cues(video, tracks), windows, lift=lift)
+        prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), windows, lift=lift)
         for c in candidates:
-            jf[c].append(score_sequence(root, s, video, tracks, prob, c))
+            jf[c].append(score_sequence(root, s, video, tracks, prob, c, core))
     return {c: float(np.mean(v)) for c, v in jf.items()}
 
 
@@ -81,10 +84,10 @@ def false_frames(model, static_root: Path, candidates,
         video = read_video(scene / "frames")
         q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
         tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
-        prob = predict_dynamic_max(model, track_cues(video, tracks), windows, lift=lift)
+        prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), windows, lift=lift)
         total += video.num_frames
         for c in candidates:
-            obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c))
+            obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c), core)
             if obj.any():
                 count[c] += int(labels_for(video, tracks, prob, obj, c).reshape(video.num_frames, -1).any(1).sum())
     return count, total

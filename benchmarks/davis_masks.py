@@ -74,11 +74,13 @@ def mos_j_f(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, obj: 
     return float(np.mean(jaccard(gt, pred))), float(np.mean(boundary_f(gt, pred)))
 
 
-def score_sequence(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, threshold: float | None = None) -> float:
+def score_sequence(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, threshold: float | None = None,
+                   core: np.ndarray | None = None) -> float:
     """MOS J&F of one sequence with the default grouping (at ``threshold``, default
-    :data:`~movseg.objects.DEFAULT_THRESHOLD`) and segmenter, from P(dynamic) ``prob``."""
+    :data:`~movseg.objects.DEFAULT_THRESHOLD`) and segmenter, from P(dynamic) ``prob`` (and ``core``, its
+    P before the whole video's lift, for the grouping's ``min_core`` rule)."""
     group = GroupConfig(threshold=resolve_threshold(threshold))
-    obj = group_tracks(tracks, prob, (video.height, video.width), group)
+    obj = group_tracks(tracks, prob, (video.height, video.width), group, core)
     j, f = mos_j_f(root, seq, video, tracks, prob, obj, build_segmenter("tracks"), group.threshold)
     return (j + f) / 2
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from movseg.eval.evaluate import list_sequences
 from movseg.method import MethodConfig
-from movseg.motion import TrackCues, load_model, predict_dynamic, predict_dynamic_max, track_cues
+from movseg.motion import TrackCues, load_model, predict_dynamic, predict_dynamic_lifted, track_cues
 from movseg.train import data, load_config
 from movseg.train.trainer import DAVIS_HOLDOUT, classification_scores, train
 
@@ -103,8 +103,8 @@ def main() -> None:
                 pooled[m][1].append(lab)
             if args.jf:
                 video, tracks, _, _ = stage_outputs(root, s, Path(args.stages))
-                prob = predict_dynamic_max(model, track_cues(video, tracks), args.window, lift=args.lift)
-                row["jf"] = score_sequence(root, s, video, tracks, prob, threshold)
+                prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), args.window, lift=args.lift)
+                row["jf"] = score_sequence(root, s, video, tracks, prob, threshold, core)
             rows[s] = row
             jf = f"  J&F {100 * row['jf']:5.1f}" if args.jf else ""
             print(f"  {s:<20} fold {i}  whole F1 {row['whole']['f1']:.3f} AUC {row['whole']['auc']:.3f}  "
