@@ -176,15 +176,14 @@ def _segment_whole(video: Video, config: SegmentConfig, full_size: bool, timings
                          out.threshold)
 
 
-def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timings: dict):
+def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timings: dict, save=None):
     """Segment a long video in overlapping pieces (:class:`SegmentConfig`), calling
     ``emit(name, frame, labels uint8 (H, W), moving bool (256,))`` for each frame in order, with ids that hold
-    over the whole video (``moving[k]``: object k moves). ``head`` holds the first piece and one frame more
-    (it is emptied), ``rest`` yields the others. Returns ``(scores float32 (K,), the grouping threshold,
-    inclusive [first, last] frames of each piece)``."""
-    if config.save_tracks:
-        raise MovsegError(f"--save-tracks needs the whole video in one piece, and this one is longer than "
-                          f"{config.segment_frames} frames: add --segment-frames N with N at least its length")
+    over the whole video (``moving[k]``: object k moves), and ``save(first, last, tracks, dynamic_prob,
+    object_id)`` with each piece's tracks (in original-frame pixels, frames counted from ``first``; object ids
+    those of the whole video) when given. ``head`` holds the first piece and one frame more (it is
+    emptied), ``rest`` yields the others. Returns ``(scores float32 (K,), the grouping threshold, inclusive
+    [first, last] frames of each piece)``."""
     length, overlap = config.segment_frames, config.segment_overlap
     cut = overlap // 2  # of the frames two pieces share, the earlier piece writes the first `cut`
     stitcher = Stitcher(overlap)
@@ -206,6 +205,8 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         np.add.at(score_sum, lut[1:K + 1], seg.scores * tracks)
         np.add.at(score_n, lut[1:K + 1], tracks)
         pieces.append([first, first + T - 1])
+        if save is not None:
+            save(first, first + T - 1, _to_original(out.tracks, video), out.dynamic_prob, lut[out.object_id])
         for t in range(0 if first == 0 else cut, T if last else T - (overlap - cut)):
             moves = np.zeros(256, bool)
             moves[lut[1:K + 1][seg.moving[:, t]]] = True
@@ -260,7 +261,8 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
     The masks are written at the input's size, upsampled one frame at a time (a 4K video's masks are
     never all in memory at full size); the returned result's labels stay at the processing size. A video
     longer than ``config.segment_frames`` is segmented and written piece by piece, so neither its frames nor
-    its masks are ever all in memory; the result is then None."""
+    its masks are ever all in memory; the result is then None, and ``config.save_tracks`` writes each
+    piece's tracks to ``tracks/<first>-<last>.npz``."""
     config = config or SegmentConfig()
     timings: dict[str, float] = {}
     stream, start, rest = _open(source, config, timings)
@@ -271,11 +273,7 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
             info["grouping_threshold"] = result.threshold
         extra = {}
         if config.save_tracks and result.tracks is not None:
-            buf = io.BytesIO()
-            np.savez_compressed(buf, **result.tracks.to_npz_dict(),
-                                dynamic_prob=result.dynamic_prob.astype(np.float32),
-                                object_id=result.object_id.astype(np.int32))
-            extra["tracks.npz"] = buf.getvalue()
+            extra["tracks.npz"] = _tracks_npz(result.tracks, result.dynamic_prob, result.object_id)
         folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay,
                                extra_files=extra, name=name, size=result.video.original_size)
         return folder, result
@@ -287,7 +285,19 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
             out.add(frame_name, frame, labels)
             moving.append(moves)
 
-        scores, threshold, pieces = _segment_pieces(stream, start, rest, config, write, timings)
+        def save(first: int, last: int, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray) -> None:
+            out.add_file(f"tracks/{first:05d}-{last:05d}.npz", _tracks_npz(tracks, prob, object_id))
+
+        scores, threshold, pieces = _segment_pieces(stream, start, rest, config, write, timings,
+                                                    save if config.save_tracks else None)
         info.update(grouping_threshold=threshold, pieces=pieces)
         K = len(scores)
         return out.finish(np.stack(moving, 1)[1:K + 1], scores, info), None
+
+
+def _tracks_npz(tracks: Tracks, prob: np.ndarray, object_id: np.ndarray) -> bytes:
+    """The ``tracks.npz`` file: the tracker's keys plus ``dynamic_prob`` and ``object_id``."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **tracks.to_npz_dict(), dynamic_prob=prob.astype(np.float32),
+                        object_id=object_id.astype(np.int32))
+    return buf.getvalue()

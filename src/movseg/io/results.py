@@ -184,6 +184,14 @@ class ResultWriter:
             self._video.write(_draw(frame, labels))
         self.seconds += time.perf_counter() - start
 
+    def add_file(self, name: str, data: bytes) -> None:
+        """Write ``data`` to ``name`` (a path relative to the result folder, folders created as needed)."""
+        start = time.perf_counter()
+        path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.seconds += time.perf_counter() - start
+
     def _write_mask(self, frame_name: str, lab: np.ndarray) -> None:
         out_h, out_w = self.size
         if lab.shape != (out_h, out_w):
@@ -204,7 +212,7 @@ class ResultWriter:
             self._video.close()
             self._video = None
         for fname, data in (extra_files or {}).items():
-            (self.tmp / fname).write_bytes(data)
+            self.add_file(fname, data)
         info = dict(info or {})
         if "timings" in info:  # add this stage's time and the total, rounded
             timings = {**info["timings"], "write": self.seconds + time.perf_counter() - start}
