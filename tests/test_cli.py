@@ -125,9 +125,10 @@ def _empty_dir(p):
         (_mixed_sizes, "must have the same size"),
     ],
 )
-def test_segment_bad_input_one_line_no_output(tmp_path, capsys, make, message):
+@pytest.mark.parametrize("pieces", [[], ["--segment-frames", "8"]], ids=["whole", "pieces"])
+def test_segment_bad_input_one_line_no_output(tmp_path, capsys, make, message, pieces):
     src = make(tmp_path)
-    code, out, err = run(capsys, "segment", src, "-o", tmp_path / "out")
+    code, out, err = run(capsys, "segment", src, "-o", tmp_path / "out", *pieces)
     assert code == 1
     lines = [ln for ln in err.splitlines() if ln.startswith("movseg: error")]
     assert len(lines) == 1 and re.search(message, lines[0]), err
@@ -313,3 +314,36 @@ def test_save_tracks_of_a_long_video_writes_one_file_per_piece(tmp_path, capsys)
     ids = set(np.unique(z["object_id"])) - {0}
     on = [read_mask(folder / "masks" / f"{i:05d}.png") for i in range(9, 20)]
     assert ids and ids <= set(np.unique(on))
+
+
+def test_a_long_video_file_and_a_long_video_in_memory_are_segmented_in_pieces(tmp_path, capsys):
+    from movseg.pipeline import SegmentConfig, segment_video
+    from movseg.types import Video
+
+    frames, labels = moving_square_clip(T=20, speed=2)
+    with av.open(str(tmp_path / "clip.mp4"), "w") as out:
+        s = out.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 128, 96, "yuv420p"
+        for f in frames:
+            out.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(s.encode(None))
+    code, _, err = run(capsys, "segment", tmp_path / "clip.mp4", "-o", tmp_path / "out", "--segment-frames", "8", "-q")
+    assert code == 0, err
+    r = json.loads((tmp_path / "out" / "clip" / "result.json").read_text())
+    assert r["frames"] == 20 and r["pieces"] == [[0, 7], [6, 13], [12, 19]] and r["fps"] == 24
+    assert len(list((tmp_path / "out" / "clip" / "masks").iterdir())) == 20
+    # from Python, a Video in memory: the labels of every frame, at the input's size, and no tracks
+    video = Video(frames, 24.0, [f"{i:05d}" for i in range(20)])
+    result = segment_video(video, SegmentConfig(segment_frames=8, segment_overlap=2))
+    seg = result.segmentation
+    assert seg.labels.shape == labels.shape and seg.moving.shape == (seg.num_objects, 20) and result.tracks is None
+    assert ((seg.labels > 0) & (labels > 0)).sum() / ((seg.labels > 0) | (labels > 0)).sum() > 0.5
+
+
+def test_a_frame_that_cannot_be_read_in_a_later_piece_leaves_no_output(tmp_path, capsys):
+    frames, _ = moving_square_clip(T=20, speed=2)
+    write_frames(tmp_path / "clip", frames)
+    (tmp_path / "clip" / "00015.png").write_bytes(b"not a png")  # found when the second piece is read
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--segment-frames", "8")
+    assert code == 1 and "frames 0-7" in err and "cannot decode image" in err and "00015.png" in err
+    assert not (tmp_path / "out").exists()
