@@ -100,14 +100,16 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     stream, start, rest = _open(source, config, timings)
     if rest is None:
         return _segment_whole(start, config, full_size, timings)
-    names, frames, labels, moving = [], [], [], []
+    frames, labels, moving = [], [], []  # the frames only when they are not in memory already
 
     def keep(name: str, frame: np.ndarray, lab: np.ndarray, moves: np.ndarray) -> None:
-        names.append(name), frames.append(frame), labels.append(lab), moving.append(moves)
+        if not isinstance(source, Video):
+            frames.append((name, frame))
+        labels.append(lab)
+        moving.append(moves)
 
     scores, threshold, _ = _segment_pieces(stream, start, rest, config, keep, timings)
-    video = _stack(stream, list(zip(names, frames)))
-    del frames
+    video = source if isinstance(source, Video) else _stack(stream, frames)
     K = len(scores)
     seg = Segmentation(np.stack(labels), np.stack(moving, 1)[1:K + 1], scores)
     t0 = time.perf_counter()
@@ -185,11 +187,11 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
     emptied), ``rest`` yields the others. Returns ``(scores float32 (K,), the grouping threshold, inclusive
     [first, last] frames of each piece)``."""
     length, overlap = config.segment_frames, config.segment_overlap
-    cut = overlap // 2  # of the frames two pieces share, the earlier piece writes the first `cut`
+    cut = overlap // 2  # of the last `overlap` frames of a piece, it writes the first `cut`, the next piece the rest
     stitcher = Stitcher(overlap)
     score_sum, score_n = np.zeros(256), np.zeros(256)
     ahead = head[length:]  # one frame: there is more to come
-    video, first, threshold, pieces = _stack(stream, head[:length]), 0, None, []
+    video, first, shared, threshold, pieces = _stack(stream, head[:length]), 0, 0, None, []
     head.clear()
     while True:
         last, T = not ahead, video.num_frames
@@ -199,7 +201,7 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         for k, v in out.timings.items():
             timings[k] = timings.get(k, 0.0) + v
         seg, threshold = out.segmentation, out.threshold if out.threshold is not None else threshold
-        lut = stitcher.ids(seg.labels)
+        lut = stitcher.ids(seg.labels, shared - overlap)
         K = seg.num_objects
         tracks = np.bincount(out.object_id, minlength=K + 1)[1:K + 1]
         np.add.at(score_sum, lut[1:K + 1], seg.scores * tracks)
@@ -207,7 +209,7 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         pieces.append([first, first + T - 1])
         if save is not None:
             save(first, first + T - 1, _to_original(out.tracks, video), out.dynamic_prob, lut[out.object_id])
-        for t in range(0 if first == 0 else cut, T if last else T - (overlap - cut)):
+        for t in range(0 if first == 0 else shared - overlap + cut, T if last else T - (overlap - cut)):
             moves = np.zeros(256, bool)
             moves[lut[1:K + 1][seg.moving[:, t]]] = True
             moves[0] = False  # objects dropped past the last id
@@ -216,12 +218,16 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         if last:
             break
         t0 = time.perf_counter()
-        first += T - overlap
-        pairs = list(zip(video.names[T - overlap:], video.frames[T - overlap:]))  # views: `video` stays till stacked
-        del video
-        pairs += ahead + list(islice(rest, length - overlap - len(ahead)))
-        video = _stack(stream, pairs)
+        new = ahead + list(islice(rest, length - overlap - len(ahead)))
         ahead = list(islice(rest, 1))
+        # the next piece shares `overlap` frames with this one; the last piece shares more, to be as long as a
+        # piece: a few frames alone would be too short to tell what moves
+        shared = overlap if ahead else min(T, max(overlap, length - len(new)))
+        first += T - shared
+        pairs = list(zip(video.names[T - shared:], video.frames[T - shared:]))  # views: `video` stays till stacked
+        del video
+        video = _stack(stream, pairs + new)
+        del pairs, new
         timings["read"] += time.perf_counter() - t0
     if stitcher.dropped:
         print(f"movseg: warning: {stitcher.dropped} objects past id {MAX_ID} were left out of the masks",

@@ -34,8 +34,8 @@ def match_objects(before: np.ndarray, after: np.ndarray, min_iou: float = 0.3) -
 class Stitcher:
     """Turns each segment's object ids into ids that hold over the whole video.
 
-    Feed the segments in order to :meth:`ids`; ``overlap`` frames of each segment after the first are the
-    last ``overlap`` frames of the one before. Ids are handed out in order of first appearance; objects past
+    Feed the segments in order to :meth:`ids`; each segment after the first shares at least ``overlap``
+    frames with the one before, and the last ``overlap`` of those decide which objects are the same. Ids are handed out in order of first appearance; objects past
     :data:`MAX_ID` are dropped (``dropped`` counts them).
     """
 
@@ -45,11 +45,14 @@ class Stitcher:
         self.dropped = 0
         self._tail: np.ndarray | None = None  # uint8 (overlap, H, W): the last segment's final frames, global ids
 
-    def ids(self, labels: np.ndarray) -> np.ndarray:
+    def ids(self, labels: np.ndarray, shared: int = 0) -> np.ndarray:
         """``uint8 (256,)`` lookup table from the segment's ids to global ids (0 stays 0), for ``labels``
-        ``uint8 (T, H, W)`` (the segment's ids 1..K)."""
+        ``uint8 (T, H, W)`` (the segment's ids 1..K) whose frames ``shared``, ``shared + 1``, ... are the last
+        ``overlap`` frames of the segment before (default: its first frames)."""
         lut = np.zeros(256, np.uint8)
-        matched = match_objects(self._tail, labels[:self.overlap], self.min_iou) if self._tail is not None else {}
+        matched = {}
+        if self._tail is not None:
+            matched = match_objects(self._tail, labels[shared:shared + self.overlap], self.min_iou)
         for k in range(1, int(labels.max(initial=0)) + 1):
             if k in matched:
                 lut[k] = matched[k]
