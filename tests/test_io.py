@@ -235,7 +235,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(results, "_draw", boom)  # interrupted while frames are being written
+    monkeypatch.setattr(results, "draw_objects", boom)  # interrupted while frames are being written
     with pytest.raises(KeyboardInterrupt):
         write_results(tmp_path / "new" / "out", v, seg)
     assert not (tmp_path / "new").exists()  # the folders this call created are gone too
@@ -243,7 +243,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     folder = write_results(tmp_path / "out", v, seg)
     before = sorted(p.name for p in (folder / "masks").iterdir())
-    monkeypatch.setattr(results, "_draw", boom)
+    monkeypatch.setattr(results, "draw_objects", boom)
     with pytest.raises(KeyboardInterrupt):
         write_results(tmp_path / "out", v, Segmentation.empty(4, 96, 128))
     assert sorted(p.name for p in (folder / "masks").iterdir()) == before
@@ -252,14 +252,13 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_overlay_blends_objects_and_leaves_background():
-    from movseg.io.results import overlay_frames
+    from movseg.io.results import draw_objects
 
     frame = np.full((20, 30, 3), 100, np.uint8)
     lab = np.zeros((20, 30), np.uint8)
     lab[5:15, 5:12] = 1
     lab[5:15, 18:25] = 2
-    video = Video(frame[None], 10.0, ["00000"], "clip")
-    out = next(overlay_frames(video, lab[None], alpha=0.5))
+    out = draw_objects(frame, lab, alpha=0.5)
     assert (out[0, 0] == 100).all() and (out[:, 13:17] == 100).all()  # background untouched
     for k, x in ((1, 8), (2, 21)):  # object interiors: half frame, half the object's palette colour
         expect = np.round(0.5 * 100 + 0.5 * DAVIS_PALETTE[k].astype(float))
