@@ -359,3 +359,18 @@ def test_stitcher_keeps_ids_across_pieces_and_numbers_new_objects():
     b[:, :4, :4] = 2  # the first piece's object
     assert list(st.ids(b)[:3]) == [0, 2, 1]
     assert st.count == 2 and st.dropped == 0
+
+
+def test_stitcher_gives_no_id_to_an_object_only_in_frames_the_segment_does_not_write():
+    from movseg.objects import Stitcher
+
+    st = Stitcher(overlap=1)
+    a = np.zeros((3, 10, 10), np.uint8)
+    a[:, :4, :4] = 1
+    st.ids(a)
+    b = np.zeros((5, 10, 10), np.uint8)
+    b[:, :4, :4] = 1
+    b[0, 6:, 6:] = 2  # only in the frames the segment before wrote
+    b[4, 6:, 6:] = 3
+    lut = st.ids(b, shared=2, new_from=3)
+    assert list(lut[:4]) == [0, 1, 0, 2] and st.count == 2

@@ -201,7 +201,8 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         for k, v in out.timings.items():
             timings[k] = timings.get(k, 0.0) + v
         seg, threshold = out.segmentation, out.threshold if out.threshold is not None else threshold
-        lut = stitcher.ids(seg.labels, shared - overlap)
+        start = 0 if first == 0 else shared - overlap + cut  # the first frame this piece writes
+        lut = stitcher.ids(seg.labels, shared - overlap, start)
         K = seg.num_objects
         tracks = np.bincount(out.object_id, minlength=K + 1)[1:K + 1]
         np.add.at(score_sum, lut[1:K + 1], seg.scores * tracks)
@@ -209,7 +210,7 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         pieces.append([first, first + T - 1])
         if save is not None:
             save(first, first + T - 1, _to_original(out.tracks, video), out.dynamic_prob, lut[out.object_id])
-        for t in range(0 if first == 0 else shared - overlap + cut, T if last else T - (overlap - cut)):
+        for t in range(start, T if last else T - (overlap - cut)):
             moves = np.zeros(256, bool)
             moves[lut[1:K + 1][seg.moving[:, t]]] = True
             moves[0] = False  # objects dropped past the last id

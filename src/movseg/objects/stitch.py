@@ -45,17 +45,22 @@ class Stitcher:
         self.dropped = 0
         self._tail: np.ndarray | None = None  # uint8 (overlap, H, W): the last segment's final frames, global ids
 
-    def ids(self, labels: np.ndarray, shared: int = 0) -> np.ndarray:
+    def ids(self, labels: np.ndarray, shared: int = 0, new_from: int = 0) -> np.ndarray:
         """``uint8 (256,)`` lookup table from the segment's ids to global ids (0 stays 0), for ``labels``
         ``uint8 (T, H, W)`` (the segment's ids 1..K) whose frames ``shared``, ``shared + 1``, ... are the last
-        ``overlap`` frames of the segment before (default: its first frames)."""
+        ``overlap`` frames of the segment before (default: its first frames). An object that matches none of
+        the segment before gets a new id only if it has pixels from frame ``new_from`` on (the frames this
+        segment writes, and later ones): an id must not be handed out to an object no mask shows."""
         lut = np.zeros(256, np.uint8)
         matched = {}
         if self._tail is not None:
             matched = match_objects(self._tail, labels[shared:shared + self.overlap], self.min_iou)
+        shown = np.bincount(labels[new_from:].ravel(), minlength=256) > 0
         for k in range(1, int(labels.max(initial=0)) + 1):
             if k in matched:
                 lut[k] = matched[k]
+            elif not shown[k]:
+                continue
             elif self.count < MAX_ID:
                 self.count += 1
                 lut[k] = self.count
