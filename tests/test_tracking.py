@@ -212,3 +212,37 @@ def test_cli_bench_tracks_synth(tmp_path, capsys):
 
     r = json.loads((tmp_path / "b.json").read_text())
     assert 0 <= r["mean"]["AJ"] <= 1 and r["seconds_per_frame"] > 0
+
+
+def test_no_track_runs_across_a_shot_change():
+    from conftest import moving_square_clip
+    from movseg.tracking import build_tracker, find_cuts, make_queries, track_video
+    from movseg.types import Video
+
+    a, _ = moving_square_clip(T=8, seed=0)
+    # another scene: a square on a fine-grained background (the smooth textures of the helper are alike
+    # enough that flow matches half of the points across a cut between two of them)
+    b, square = moving_square_clip(T=8, seed=7)
+    b = np.where(square[..., None] > 0, b, np.random.default_rng(3).integers(0, 256, b.shape[1:], np.uint8))
+    video = Video(np.concatenate([a, b]), 24.0, [f"{i:05d}" for i in range(16)])
+    tracks = track_video(video, grid_size=8, step=4)
+    raw = build_tracker("flow")(video, make_queries(16, 96, 128, 8, 4))
+    assert (raw.visible[:, :8].any(1) & raw.visible[:, 8:].any(1)).any()  # the flow carried a few points across
+    assert find_cuts(tracks.visible) == [8]
+    across = tracks.visible[:, :8].any(1) & tracks.visible[:, 8:].any(1)
+    assert not across.any() and tracks.visible[:, 7].sum() > 50 and tracks.visible[:, 8].sum() > 50
+    assert (tracks.confidence[~tracks.visible] == 0).all()
+    # each track keeps the shot of its query frame
+    assert (tracks.visible[tracks.query_frame < 8, 8:] == 0).all()
+    assert (tracks.visible[tracks.query_frame >= 8, :8] == 0).all()
+
+
+def test_find_cuts_needs_few_survivors_both_ways_and_enough_points():
+    from movseg.tracking import find_cuts
+
+    v = np.zeros((100, 4), bool)
+    v[:60, 0] = v[:60, 1] = True  # frames 0-1: the same 60 points
+    v[51:, 2] = True  # frame 2: 49 points, 9 of the 60 kept (15 % of 60, 18 % of 49)
+    v[:5, 3] = True  # frame 3: 5 points, none kept, but too few to judge
+    assert find_cuts(v) == [2]
+    assert find_cuts(v, min_survival=0.15) == []

@@ -7,20 +7,24 @@ Lucas–Kanade chaining), the last two as baselines.
 
 from movseg.tracking import baselines as _baselines  # noqa: F401  (registers lk, dis-naive)
 from movseg.tracking.base import TRACKERS, Tracker, build_tracker, make_queries, register
+from movseg.tracking.cuts import find_cuts, split_at_cuts
 from movseg.tracking.flow_tracker import FlowTracker, FlowTrackerConfig
 
-__all__ = ["TRACKERS", "FlowTracker", "FlowTrackerConfig", "Tracker", "build_tracker", "make_queries", "register"]
+__all__ = ["TRACKERS", "FlowTracker", "FlowTrackerConfig", "Tracker", "build_tracker", "find_cuts", "make_queries",
+           "register", "split_at_cuts"]
 
 
 def track_video(video, tracker: str = "flow", queries=None, grid_size: int = 10, step: int = 8,
                 max_tracks: int | None = None, **config):
     """Track a :class:`~movseg.types.Video`: the given ``(N, 3)`` ``(t, x, y)`` queries, or a
-    SegAnyMo-style grid (``grid_size`` px every ``step`` frames, at most ``max_tracks``)."""
+    SegAnyMo-style grid (``grid_size`` px every ``step`` frames, at most ``max_tracks``). No track runs
+    across a shot change (:mod:`movseg.tracking.cuts`)."""
     from movseg.tracking.base import make_queries
 
     if queries is None:
         queries = make_queries(video.num_frames, video.height, video.width, grid_size, step, max_tracks)
-    return build_tracker(tracker, **config)(video, queries)
+    tracks = build_tracker(tracker, **config)(video, queries)
+    return split_at_cuts(tracks, find_cuts(tracks.visible))
 
 
 __all__ += ["track_video"]
