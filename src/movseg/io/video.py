@@ -58,7 +58,7 @@ def read_video(
     for name, frame in stream:
         names.append(name)
         frames.append(frame)
-    return stream.video(frames, names)
+    return Video(np.stack(frames), float(stream.fps), names, stream.source, stream.original_size)
 
 
 class VideoStream:
@@ -98,10 +98,6 @@ class VideoStream:
         for name, frame, size in frames:
             self.original_size = self.original_size or (int(size[0]), int(size[1]))
             yield name, frame
-
-    def video(self, frames: list[np.ndarray], names: list[str]) -> Video:
-        """A :class:`Video` of frames taken from this stream."""
-        return Video(np.stack(frames), float(self.fps), names, self.source, self.original_size)
 
     def _decode_images(self):
         images, max_side = self._images, self.max_side
