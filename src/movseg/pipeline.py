@@ -132,16 +132,15 @@ def _open(source: str | Path | Video, config: SegmentConfig, timings: dict):
                           f"got {length}")
     if length and not 1 <= overlap <= length // 2:
         raise MovsegError(f"segment overlap must be from 1 to half the segment length ({length // 2}), got {overlap}")
+    pieces = bool(length) and config.method == "movseg"
     t0 = time.perf_counter()
     if isinstance(source, Video):
-        if not length or config.method != "movseg" or source.num_frames <= length:
+        if not pieces or source.num_frames <= length:
             return source, source, None
-        frames = zip(source.names, source.frames)
-        stream = source
+        stream, frames = source, zip(source.names, source.frames)
     else:
         stream = VideoStream(source, max_side=config.max_side, stride=config.stride, max_frames=config.max_frames)
         frames = iter(stream)
-    pieces = bool(length) and config.method == "movseg"
     head = list(islice(frames, length + 1 if pieces else None))  # one frame more tells whether it is longer
     timings["read"] = time.perf_counter() - t0
     if pieces and len(head) > length:

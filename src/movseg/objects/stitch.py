@@ -22,9 +22,9 @@ def match_objects(before: np.ndarray, after: np.ndarray, min_iou: float = 0.3) -
 
     Each id is matched at most once (Hungarian assignment on the IoU).
     """
-    joint = np.bincount(before.ravel().astype(np.int64) * 256 + after.ravel(), minlength=256 * 256)
-    inter = joint.reshape(256, 256)[1:, 1:].astype(np.float64)  # [before - 1, after - 1]
-    area_b, area_a = inter.sum(1) + joint.reshape(256, 256)[1:, 0], inter.sum(0) + joint.reshape(256, 256)[0, 1:]
+    joint = np.bincount(before.ravel().astype(np.int64) * 256 + after.ravel(), minlength=256 * 256).reshape(256, 256)
+    inter = joint[1:, 1:].astype(np.float64)  # [before - 1, after - 1]
+    area_b, area_a = inter.sum(1) + joint[1:, 0], inter.sum(0) + joint[0, 1:]
     union = area_b[:, None] + area_a[None, :] - inter
     iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     rows, cols = linear_sum_assignment(-iou)
@@ -35,8 +35,9 @@ class Stitcher:
     """Turns each segment's object ids into ids that hold over the whole video.
 
     Feed the segments in order to :meth:`ids`; each segment after the first shares at least ``overlap``
-    frames with the one before, and the last ``overlap`` of those decide which objects are the same. Ids are handed out in order of first appearance; objects past
-    :data:`MAX_ID` are dropped (``dropped`` counts them).
+    frames with the one before, and the last ``overlap`` of those decide which objects are the same. Ids
+    are handed out in order of first appearance; objects past :data:`MAX_ID` are dropped (``dropped``
+    counts them).
     """
 
     def __init__(self, overlap: int, min_iou: float = 0.3):

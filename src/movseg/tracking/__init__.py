@@ -19,8 +19,6 @@ def track_video(video, tracker: str = "flow", queries=None, grid_size: int = 10,
     """Track a :class:`~movseg.types.Video`: the given ``(N, 3)`` ``(t, x, y)`` queries, or a
     SegAnyMo-style grid (``grid_size`` px every ``step`` frames, at most ``max_tracks``). No track runs
     across a shot change (:mod:`movseg.tracking.cuts`)."""
-    from movseg.tracking.base import make_queries
-
     if queries is None:
         queries = make_queries(video.num_frames, video.height, video.width, grid_size, step, max_tracks)
     tracks = build_tracker(tracker, **config)(video, queries)

@@ -4,8 +4,8 @@ Across a cut, optical flow matches unrelated frames, and a few points of every t
 chance: on DAVIS `bear` followed by `rhino`, 206 tracks ran on across the cut, and the bear and the rhino
 became one object. But a cut is plain to see in the tracks themselves: of the points visible on one side,
 almost none are visible on the other (5 % there, against at least 51 % between any two frames of the DAVIS
-dev sequences, in `mallard-fly`'s fastest turn). :func:`split_at_cuts` finds such steps and ends every
-track at them, on the side of its query frame, so whatever follows sees each shot's tracks apart.
+dev sequences, in `mallard-fly`'s fastest turn). :func:`find_cuts` finds such steps; :func:`split_at_cuts`
+ends every track at them, on the side of its query frame, so whatever follows sees each shot's tracks apart.
 """
 
 from __future__ import annotations
