@@ -33,6 +33,16 @@ def moving_square_clip(T: int = 8, h: int = 96, w: int = 128, size: int = 28, sp
     return frames, labels
 
 
+def two_shot_clip(T: int = 8) -> np.ndarray:
+    """Two shots of ``T`` frames, each a square moving over its own background, cut at frame ``T``:
+    ``uint8 (2T, 96, 128, 3)``. The second background is fine-grained noise (the smooth textures of
+    :func:`textured` are alike enough that flow matches half of the points across a cut between two of them)."""
+    a, _ = moving_square_clip(T=T, seed=0)
+    b, square = moving_square_clip(T=T, seed=7)
+    b = np.where(square[..., None] > 0, b, np.random.default_rng(3).integers(0, 256, b.shape[1:], np.uint8))
+    return np.concatenate([a, b])
+
+
 @pytest.fixture
 def square_clip():
     return moving_square_clip()

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import moving_square_clip, write_frames
+from conftest import moving_square_clip, two_shot_clip, write_frames
 from movseg.cli import main
 from movseg.io import read_mask, write_mask
 
@@ -289,6 +289,20 @@ def test_segment_a_long_video_in_pieces_keeps_one_id_and_writes_every_frame(tmp_
         return ((p > 0) & (labels > 0)).sum() / ((p > 0) | (labels > 0)).sum()
 
     assert iou(pred) > 0.6 and iou(pred) > iou(whole) - 0.05
+
+
+@pytest.mark.parametrize("pieces", [[], ["--segment-frames", "12"]], ids=["whole", "pieces"])
+def test_segment_lists_the_shot_changes(tmp_path, capsys, pieces):
+    write_frames(tmp_path / "clip", two_shot_clip())
+    code, out, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--no-overlay", *pieces)
+    assert code == 0, err
+    r = json.loads((tmp_path / "out" / "clip" / "result.json").read_text())
+    assert r["cuts"] == [8] and "(2 shots)" in out
+    assert r.get("pieces", [[0, 15]]) == ([[0, 11], [4, 15]] if pieces else [[0, 15]])
+    # the square of each shot is its own object: no id is present on both sides of the cut
+    sides = [{a >= 8 for a, _ in obj["present"]} for obj in r["objects"]]
+    assert all(len(s) == 1 for s in sides) and set.union(*sides) == {False, True}
+    assert all(b < 8 or a >= 8 for obj in r["objects"] for a, b in obj["present"])
 
 
 def test_segment_pieces_too_short_fail_in_one_line(tmp_path, capsys):

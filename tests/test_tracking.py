@@ -215,17 +215,13 @@ def test_cli_bench_tracks_synth(tmp_path, capsys):
 
 
 def test_no_track_runs_across_a_shot_change():
-    from conftest import moving_square_clip
-    from movseg.tracking import build_tracker, find_cuts, make_queries, track_video
+    from conftest import two_shot_clip
+    from movseg.tracking import build_tracker, find_cuts, make_queries, track_shots
     from movseg.types import Video
 
-    a, _ = moving_square_clip(T=8, seed=0)
-    # another scene: a square on a fine-grained background (the smooth textures of the helper are alike
-    # enough that flow matches half of the points across a cut between two of them)
-    b, square = moving_square_clip(T=8, seed=7)
-    b = np.where(square[..., None] > 0, b, np.random.default_rng(3).integers(0, 256, b.shape[1:], np.uint8))
-    video = Video(np.concatenate([a, b]), 24.0, [f"{i:05d}" for i in range(16)])
-    tracks = track_video(video, grid_size=8, step=4)
+    video = Video(two_shot_clip(), 24.0, [f"{i:05d}" for i in range(16)])
+    tracks, cuts = track_shots(video, grid_size=8, step=4)
+    assert cuts == [8]
     raw = build_tracker("flow")(video, make_queries(16, 96, 128, 8, 4))
     assert (raw.visible[:, :8].any(1) & raw.visible[:, 8:].any(1)).any()  # the flow carried a few points across
     assert find_cuts(tracks.visible) == [8]

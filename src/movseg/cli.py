@@ -234,7 +234,9 @@ def cmd_segment(args) -> int:
         result = json.loads((folder / "result.json").read_text())
         if not result["objects"]:
             print("no moving objects found")
-        print(f"{len(result['objects'])} moving object(s) in {result['frames']} frames, {result['timings']['total']:.1f} s")
+        shots = f" ({len(result['cuts']) + 1} shots)" if result.get("cuts") else ""
+        print(f"{len(result['objects'])} moving object(s) in {result['frames']} frames{shots}, "
+              f"{result['timings']['total']:.1f} s")
         print(f"masks:   {folder / 'masks'}")
         if args.overlay:
             print(f"overlay: {folder / 'overlay.mp4'}")

@@ -79,12 +79,13 @@ class MethodOutput:
     timings: dict
     threshold: float | None = None  # the P(dynamic) grouping threshold used (None: the video was too short)
     core_prob: np.ndarray | None = None  # float32 (N,): P(dynamic) before the whole video's lift (None: too short)
+    cuts: list[int] = field(default_factory=list)  # frames where a new shot begins (no track crosses them)
 
 
 def segment_moving_objects(video: Video, config: MethodConfig | None = None, progress: bool = False) -> MethodOutput:
     """Run every stage on ``video`` (frames at the processing resolution)."""
     from movseg.masks import build_segmenter
-    from movseg.tracking import make_queries, track_video
+    from movseg.tracking import make_queries, track_shots
 
     cfg = config or MethodConfig()
     if cfg.motion not in ("transformer", "geometric"):
@@ -102,7 +103,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
     preload.start()
     with clock("track"):
         q = make_queries(T, H, W, cfg.grid_size, cfg.step, cfg.max_tracks)
-        tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
+        tracks, cuts = track_shots(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
     preload.join()
     from movseg.motion import geometric_dynamic, load_model, predict_dynamic_lifted, track_cues
 
@@ -137,7 +138,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         scores = np.array([prob[object_id == k].mean() for k in range(1, K + 1)], np.float32)
     seg = Segmentation(labels, moving, scores if K else np.zeros(0, np.float32))
     return MethodOutput(seg, tracks, prob.astype(np.float32), object_id.astype(np.int32), timings, group.threshold,
-                        core.astype(np.float32))
+                        core.astype(np.float32), cuts)
 
 
 def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob: np.ndarray, threshold: float) -> None:

@@ -76,6 +76,7 @@ class SegmentResult:
         dynamic_prob: ``float32 (N,)`` P(dynamic) per track (movseg method only).
         object_id: ``int32 (N,)`` object per track, 0 = none (movseg method only).
         threshold: the P(dynamic) above which tracks were grouped into objects (movseg method only).
+        cuts: frames where a new shot begins, no track crossing them (movseg method only).
     """
 
     segmentation: Segmentation
@@ -85,6 +86,7 @@ class SegmentResult:
     dynamic_prob: np.ndarray | None = None
     object_id: np.ndarray | None = None
     threshold: float | None = None
+    cuts: list[int] | None = None
 
 
 def segment_video(source: str | Path | Video, config: SegmentConfig | None = None,
@@ -108,7 +110,7 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
         labels.append(lab)
         moving.append(moves)
 
-    scores, threshold, _ = _segment_pieces(stream, start, rest, config, keep, timings)
+    scores, threshold, _, cuts = _segment_pieces(stream, start, rest, config, keep, timings)
     video = source if isinstance(source, Video) else _stack(stream, frames)
     K = len(scores)
     seg = Segmentation(np.stack(labels), np.stack(moving, 1)[1:K + 1], scores)
@@ -116,7 +118,7 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     if full_size:
         seg = _to_size(seg, video.original_size)
         timings["upsample"] = time.perf_counter() - t0
-    return SegmentResult(seg, video, timings, threshold=threshold)
+    return SegmentResult(seg, video, timings, threshold=threshold, cuts=cuts)
 
 
 def _open(source: str | Path | Video, config: SegmentConfig, timings: dict):
@@ -174,7 +176,7 @@ def _segment_whole(video: Video, config: SegmentConfig, full_size: bool, timings
     if full_size:
         timings["upsample"] = time.perf_counter() - t0
     return SegmentResult(seg, video, timings, _to_original(out.tracks, video), out.dynamic_prob, out.object_id,
-                         out.threshold)
+                         out.threshold, out.cuts)
 
 
 def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timings: dict, save=None):
@@ -184,13 +186,13 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
     object_id)`` with each piece's tracks (in original-frame pixels, frames counted from ``first``; object ids
     those of the whole video) when given. ``head`` holds the first piece and one frame more (it is
     emptied), ``rest`` yields the others. Returns ``(scores float32 (K,), the grouping threshold, inclusive
-    [first, last] frames of each piece)``."""
+    [first, last] frames of each piece, the frames where a new shot begins)``."""
     length, overlap = config.segment_frames, config.segment_overlap
     cut = overlap // 2  # of the last `overlap` frames of a piece, it writes the first `cut`, the next piece the rest
     stitcher = Stitcher(overlap)
     score_sum, score_n = np.zeros(256), np.zeros(256)
     ahead = head[length:]  # one frame: there is more to come
-    video, first, shared, threshold, pieces = _stack(stream, head[:length]), 0, 0, None, []
+    video, first, shared, threshold, pieces, cuts = _stack(stream, head[:length]), 0, 0, None, [], set()
     head.clear()
     while True:
         last, T = not ahead, video.num_frames
@@ -207,6 +209,7 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         np.add.at(score_sum, lut[1:K + 1], seg.scores * tracks)
         np.add.at(score_n, lut[1:K + 1], tracks)
         pieces.append([first, first + T - 1])
+        cuts.update(first + c for c in out.cuts)  # a cut in the shared frames is found by both pieces
         if save is not None:
             save(first, first + T - 1, _to_original(out.tracks, video), out.dynamic_prob, lut[out.object_id])
         for t in range(start, T if last else T - (overlap - cut)):
@@ -234,7 +237,7 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
               file=sys.stderr)
     K = stitcher.count
     scores = (score_sum[1:K + 1] / np.maximum(score_n[1:K + 1], 1)).astype(np.float32)
-    return scores, threshold, pieces
+    return scores, threshold, pieces, sorted(cuts)
 
 
 def _to_original(tracks: Tracks, video: Video) -> Tracks:
@@ -277,6 +280,8 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
         result = _segment_whole(start, config, False, timings)
         if result.threshold is not None:
             info["grouping_threshold"] = result.threshold
+        if result.cuts is not None:
+            info["cuts"] = result.cuts
         extra = {}
         if config.save_tracks and result.tracks is not None:
             extra["tracks.npz"] = _tracks_npz(result.tracks, result.dynamic_prob, result.object_id)
@@ -294,9 +299,9 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
         def save(first: int, last: int, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray) -> None:
             out.add_file(f"tracks/{first:05d}-{last:05d}.npz", _tracks_npz(tracks, prob, object_id))
 
-        scores, threshold, pieces = _segment_pieces(stream, start, rest, config, write, timings,
-                                                    save if config.save_tracks else None)
-        info.update(grouping_threshold=threshold, pieces=pieces)
+        scores, threshold, pieces, cuts = _segment_pieces(stream, start, rest, config, write, timings,
+                                                          save if config.save_tracks else None)
+        info.update(grouping_threshold=threshold, cuts=cuts, pieces=pieces)
         K = len(scores)
         return out.finish(np.stack(moving, 1)[1:K + 1], scores, info), None
 
