@@ -265,6 +265,13 @@ def test_default_preset_is_the_method_default():
     merged = _segment_config(build_parser().parse_args(["segment", "in.mp4", "-o", "out", "--merge-fragments"])).movseg
     assert merged.merge_fragments
 
+    def pieces(*opts):
+        c = _segment_config(build_parser().parse_args(["segment", "in.mp4", "-o", "out", *opts]))
+        return c.segment_frames, c.segment_overlap
+
+    assert pieces() == (150, 24) and pieces("--segment-frames", "40") == (40, 10)
+    assert pieces("--segment-frames", "40", "--segment-overlap", "6") == (40, 6)
+
 
 def test_segment_a_long_video_in_pieces_keeps_one_id_and_writes_every_frame(tmp_path, capsys):
     frames, labels = moving_square_clip(T=30, speed=2)
@@ -310,6 +317,10 @@ def test_segment_pieces_too_short_fail_in_one_line(tmp_path, capsys):
     write_frames(tmp_path / "clip", frames)
     code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--segment-frames", "5")
     assert code == 1 and "at least 8" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--segment-frames", "12",
+                       "--segment-overlap", "7")
+    assert code == 1 and "half the segment length (6)" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 

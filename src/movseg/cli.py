@@ -68,6 +68,9 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
     p.add_argument("--segment-frames", type=_non_negative_int,
                    help="segment videos longer than N frames in overlapping pieces of N, so that memory does not grow "
                         "with the length (default: 150; 0: the whole video at once)")
+    p.add_argument("--segment-overlap", type=_positive_int,
+                   help="frames each piece shares with the one before (default: 24, or a quarter of "
+                        "--segment-frames when that is less; at most half of it)")
     if overlay_default:
         p.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not write overlay.mp4")
     else:
@@ -90,7 +93,7 @@ def _segment_config(args):
                           merge_fragments=args.merge_fragments)
     max_side = args.max_side if args.max_side is not None else SegmentConfig.max_side
     pieces = args.segment_frames if args.segment_frames is not None else SegmentConfig.segment_frames
-    overlap = min(SegmentConfig.segment_overlap, max(1, pieces // 4))  # short pieces share fewer frames
+    overlap = args.segment_overlap or min(SegmentConfig.segment_overlap, max(1, pieces // 4))  # short pieces share fewer
     return SegmentConfig(method=args.method, max_side=max_side, stride=args.stride, max_frames=args.max_frames,
                          overlay=args.overlay, save_tracks=args.save_tracks, progress=not args.quiet,
                          segment_frames=pieces, segment_overlap=overlap, movseg=method)
