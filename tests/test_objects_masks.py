@@ -345,6 +345,13 @@ def test_match_objects_pairs_the_same_objects_and_leaves_strangers_apart():
     after[:, 0:2, 15:20] = 1  # new: covers nothing of before's objects
     before[0, 10:12, 0:4] = 3  # before's third object overlaps after's nothing
     assert match_objects(before, after) == {2: 1, 3: 2}
+    # a segment that splits an object in two: the larger part matches it, the other lies on it and joins it
+    split = np.zeros_like(before)
+    split[:, 2:8, 2:8], split[:, 12:14, 12:18], split[:, 14:20, 12:18] = 1, 2, 4  # 4: IoU 0.5 with before's 2
+    split[:, 0:4, 10:14] = 5  # a stranger, with 8 of its 56 pixels on before's third object
+    split[0, 10:12, 0:4] = 5
+    assert match_objects(before, split) == {1: 1, 4: 2, 2: 2}
+    assert match_objects(before, split, min_inside=1.01) == {1: 1, 4: 2}  # one to one only
 
 
 def test_stitcher_keeps_ids_across_pieces_and_numbers_new_objects():
@@ -359,6 +366,10 @@ def test_stitcher_keeps_ids_across_pieces_and_numbers_new_objects():
     b[:, :4, :4] = 2  # the first piece's object
     assert list(st.ids(b)[:3]) == [0, 2, 1]
     assert st.count == 2 and st.dropped == 0
+    c = np.zeros((5, 10, 10), np.uint8)
+    c[:, 6:, 6:8], c[:, 6:, 8:] = 1, 2  # the newcomer split in two: both parts keep its id
+    c[:, :4, :4] = 3
+    assert list(st.ids(c)[:4]) == [0, 2, 2, 1] and st.count == 2
 
 
 def test_stitcher_gives_no_id_to_an_object_only_in_frames_the_segment_does_not_write():

@@ -2,7 +2,8 @@
 
 A long video is segmented in overlapping pieces (:func:`movseg.pipeline.segment_video`), each with its own
 tracks and its own object ids. :class:`Stitcher` gives each segment's objects the ids of the objects they
-cover on the frames the segment shares with the one before it, and new ids to the others.
+cover on the frames the segment shares with the one before it (and the parts of an object that a segment
+splits apart the id of that object), and new ids to the others.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from scipy.optimize import linear_sum_assignment
 MAX_ID = 255  # masks are 8-bit indexed PNGs
 
 
-def match_objects(before: np.ndarray, after: np.ndarray, min_iou: float = 0.3) -> dict[int, int]:
+def match_objects(before: np.ndarray, after: np.ndarray, min_iou: float = 0.3,
+                  min_inside: float = 0.5) -> dict[int, int]:
     """``{id in after: id in before}`` for the objects that are the same in two labellings of the same frames.
 
     Args:
         before, after: ``uint8 (O, H, W)`` object ids of the frames two segments share (0 = background).
         min_iou: pairs whose IoU, with pixels summed over the ``O`` frames, is lower are not the same object.
+        min_inside: an ``after`` object left unmatched that has at least this share of its pixels on one
+            ``before`` object is a fragment of it, and takes its id.
 
-    Each id is matched at most once (Hungarian assignment on the IoU).
+    Each id is matched at most once (Hungarian assignment on the IoU); then the fragments join their objects,
+    so one object that a segment splits in two (a dancer's legs grouped apart from the body) keeps one id.
     """
     joint = np.bincount(before.ravel().astype(np.int64) * 256 + after.ravel(), minlength=256 * 256).reshape(256, 256)
     inter = joint[1:, 1:].astype(np.float64)  # [before - 1, after - 1]
@@ -28,7 +33,12 @@ def match_objects(before: np.ndarray, after: np.ndarray, min_iou: float = 0.3) -
     union = area_b[:, None] + area_a[None, :] - inter
     iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     rows, cols = linear_sum_assignment(-iou)
-    return {int(c) + 1: int(r) + 1 for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
+    matched = {int(c) + 1: int(r) + 1 for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
+    inside = np.divide(inter, area_a[None, :], out=np.zeros_like(inter), where=area_a[None, :] > 0)
+    best = inside.argmax(0)  # (255,): the before object holding most of each after object
+    for c in np.flatnonzero(inside[best, np.arange(255)] >= min_inside):
+        matched.setdefault(int(c) + 1, int(best[c]) + 1)
+    return matched
 
 
 class Stitcher:
