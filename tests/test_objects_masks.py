@@ -348,10 +348,15 @@ def test_match_objects_pairs_the_same_objects_and_leaves_strangers_apart():
     # a segment that splits an object in two: the larger part matches it, the other lies on it and joins it
     split = np.zeros_like(before)
     split[:, 2:8, 2:8], split[:, 12:14, 12:18], split[:, 14:20, 12:18] = 1, 2, 4  # 4: IoU 0.5 with before's 2
-    split[:, 0:4, 10:14] = 5  # a stranger, with 8 of its 56 pixels on before's third object
-    split[0, 10:12, 0:4] = 5
+    split[:, 0:4, 10:14] = 5  # a stranger, with 2 of its 50 pixels on before's third object (a quarter of it)
+    split[0, 10:11, 0:2] = 5
     assert match_objects(before, split) == {1: 1, 4: 2, 2: 2}
     assert match_objects(before, split, min_inside=1.01) == {1: 1, 4: 2}  # one to one only
+    # an object found only in part before (IoU 0.25): the whole of it takes its id
+    part, whole = np.zeros((2, 20, 20), np.uint8), np.zeros((2, 20, 20), np.uint8)
+    part[:, 4:8, 4:12], whole[:, 4:20, 4:12] = 3, 1
+    whole[:, 0:2, 0:2] = 2  # a newcomer
+    assert match_objects(part, whole) == {1: 3}
 
 
 def test_stitcher_keeps_ids_across_pieces_and_numbers_new_objects():

@@ -3,7 +3,8 @@
 A long video is segmented in overlapping pieces (:func:`movseg.pipeline.segment_video`), each with its own
 tracks and its own object ids. :class:`Stitcher` gives each segment's objects the ids of the objects they
 cover on the frames the segment shares with the one before it (and the parts of an object that a segment
-splits apart the id of that object), and new ids to the others.
+splits apart, or an object that the segment before found only in part, the id of that object), and new ids to
+the others.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ def match_objects(before: np.ndarray, after: np.ndarray, min_iou: float = 0.3,
     Args:
         before, after: ``uint8 (O, H, W)`` object ids of the frames two segments share (0 = background).
         min_iou: pairs whose IoU, with pixels summed over the ``O`` frames, is lower are not the same object.
-        min_inside: an ``after`` object left unmatched that has at least this share of its pixels on one
-            ``before`` object is a fragment of it, and takes its id.
+        min_inside: an ``after`` object left unmatched takes the id of the ``before`` object it shares most
+            pixels with when the smaller of the two has at least this share of its pixels on the other.
 
-    Each id is matched at most once (Hungarian assignment on the IoU); then the fragments join their objects,
-    so one object that a segment splits in two (a dancer's legs grouped apart from the body) keeps one id.
+    Each id is matched at most once (Hungarian assignment on the IoU). Then an object left over that is a part
+    of an object of ``before`` (a dancer's legs, grouped apart from the body this time) or holds one (a bear that
+    ``before`` found only in part, too little for the IoU) takes its id: one object keeps one id.
     """
     joint = np.bincount(before.ravel().astype(np.int64) * 256 + after.ravel(), minlength=256 * 256).reshape(256, 256)
     inter = joint[1:, 1:].astype(np.float64)  # [before - 1, after - 1]
@@ -34,8 +36,9 @@ def match_objects(before: np.ndarray, after: np.ndarray, min_iou: float = 0.3,
     iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     rows, cols = linear_sum_assignment(-iou)
     matched = {int(c) + 1: int(r) + 1 for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
-    inside = np.divide(inter, area_a[None, :], out=np.zeros_like(inter), where=area_a[None, :] > 0)
-    best = inside.argmax(0)  # (255,): the before object holding most of each after object
+    smaller = np.minimum(area_b[:, None], area_a[None, :])
+    inside = np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)  # share of the smaller one
+    best = inter.argmax(0)  # (255,): the before object that shares most pixels with each after object
     for c in np.flatnonzero(inside[best, np.arange(255)] >= min_inside):
         matched.setdefault(int(c) + 1, int(best[c]) + 1)
     return matched
