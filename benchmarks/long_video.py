@@ -12,9 +12,9 @@ objects rightly take new ids.
 
 Each ``--segment-frames`` value (times each ``--overlap``, the frames the pieces share) is one run of
 `movseg segment` in its own process (0: the whole video at once). Prints one line per run and sequence:
-MOS and per-object J&F (none when there are more than the 20 objects the protocol allows), the number
-the largest object id, seconds per frame, peak RSS and wall time, then the mean over sequences of each setting
-when there are several.
+MOS and per-object J&F (nan when there are more than the 20 objects the protocol allows), the largest
+object id, seconds per frame, peak RSS and wall time, then the mean over sequences of each setting when
+there are several.
 """
 
 from __future__ import annotations
