@@ -59,3 +59,35 @@ def write_frames(folder, frames, ext: str = "png", pattern: str = "{:05d}") -> l
         cv2.imwrite(str(p), f[:, :, ::-1])
         paths.append(p)
     return paths
+
+
+def tiny_sam2(folder) -> str:
+    """Save a SAM2 video model with random weights and small sizes (256² input, 5 Hiera blocks) to
+    ``folder`` as ``Sam2VideoModel.save_pretrained`` writes a checkpoint; returns the folder. The sizes
+    keep what the model's code assumes: memory features of 64 channels, a hidden size that is a multiple
+    of them, no global-attention block at a stage's first block."""
+    import torch
+    from transformers import Sam2HieraDetConfig, Sam2VideoConfig, Sam2VideoModel, Sam2VisionConfig
+
+    S, C = 256, 128
+    backbone = Sam2HieraDetConfig(hidden_size=16, image_size=[S, S], blocks_per_stage=[1, 1, 2, 1],
+                                  embed_dim_per_stage=[16, 32, 64, 128], num_attention_heads_per_stage=[1, 1, 1, 1],
+                                  window_size_per_stage=[8, 4, 4, 2], global_attention_blocks=[3],
+                                  window_positional_embedding_background_size=[4, 4])
+    vision = Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[128, 64, 32, 16],
+                              backbone_feature_sizes=[[S // 4] * 2, [S // 8] * 2, [S // 16] * 2], fpn_hidden_size=C)
+    config = Sam2VideoConfig(
+        vision_config=vision, image_size=S, prompt_encoder_config=dict(hidden_size=C, image_size=S, patch_size=16),
+        mask_decoder_config=dict(hidden_size=C, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=C),
+        memory_attention_hidden_size=C, memory_attention_num_layers=1, memory_attention_feed_forward_hidden_size=64,
+        memory_attention_rope_feat_sizes=[S // 16] * 2, memory_encoder_hidden_size=C, memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=C, memory_fuser_embed_dim=C, memory_fuser_intermediate_dim=64)
+    torch.manual_seed(0)
+    Sam2VideoModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def sam2_checkpoint(tmp_path_factory):
+    pytest.importorskip("transformers")
+    return tiny_sam2(tmp_path_factory.mktemp("sam2"))

@@ -59,7 +59,12 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
     p.add_argument("--motion", default="transformer", choices=["transformer", "geometric"],
                    help="which tracks move: the shipped track transformer or the geometric baseline (default: %(default)s)")
     p.add_argument("--weights", help="track-transformer .safetensors (default: the weights shipped with movseg)")
-    p.add_argument("--device", default="cpu", help="torch device of the track transformer (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="torch device of the track transformer and SAM2 (default: %(default)s)")
+    p.add_argument("--segmenter", default="tracks", choices=["tracks", "sam2"],
+                   help="dense masks from the tracks: tracks (weight-free: edge-aware interpolation, GrabCut) or sam2 "
+                        "(prompted with a few points per object; needs --sam2-checkpoint) (default: %(default)s)")
+    p.add_argument("--sam2-checkpoint", metavar="DIR",
+                   help="local Hugging Face SAM2 folder (config.json, model.safetensors), e.g. facebook/sam2.1-hiera-tiny")
     p.add_argument("--max-side", type=_positive_int,
                    help="process frames downscaled to this longest side; masks are written at full size "
                         "(default: 854, DAVIS 480p, where the defaults were chosen and timed)")
@@ -89,8 +94,12 @@ def _segment_config(args):
 
     grid = {k: v for k, v in PRESETS[args.preset].items()}
     grid.update({k: getattr(args, k) for k in grid if getattr(args, k, None) is not None})
+    if args.sam2_checkpoint and args.segmenter != "sam2":
+        raise MovsegError("--sam2-checkpoint is for --segmenter sam2: add it, or drop the checkpoint")
+    if args.segmenter == "sam2":  # the presets' segmenter settings are the weight-free segmenter's
+        grid["segmenter_options"] = {"checkpoint": args.sam2_checkpoint, "device": args.device}
     method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device,
-                          merge_fragments=args.merge_fragments)
+                          segmenter=args.segmenter, merge_fragments=args.merge_fragments)
     max_side = args.max_side if args.max_side is not None else SegmentConfig.max_side
     pieces = args.segment_frames if args.segment_frames is not None else SegmentConfig.segment_frames
     overlap = args.segment_overlap or min(SegmentConfig.segment_overlap, max(1, pieces // 4))  # short pieces share fewer

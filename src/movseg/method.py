@@ -61,6 +61,9 @@ class MethodConfig:
     motion_lift: float | None = 1.2
     segmenter: str = "tracks"  # promptable segmenter backend (registry name)
     segmenter_options: dict = field(default_factory=dict)  # the backend's settings, e.g. {"refine_scale": 1.0}
+    # Backends prompted with a few points (SAM2) are prompted on the frame where an object shows most tracks
+    # and again every this many frames (SegAnyMo re-prompts at regular intervals along the tracks)
+    prompt_every: int = 15
     moving_threshold: float = 1.2  # an object moves at t when its points' median 4-frame residual exceeds this
     group: GroupConfig = field(default_factory=GroupConfig)
     # Merge objects whose masks touch on most frames (limbs grouped apart from the body; SegAnyMo merges
@@ -126,7 +129,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         if K:
             segmenter = build_segmenter(cfg.segmenter, **cfg.segmenter_options)
             state = segmenter.init_state(video)
-            prompt_objects(segmenter, state, tracks, object_id, prob, group.threshold)
+            prompt_objects(segmenter, state, tracks, object_id, prob, group.threshold, cfg.prompt_every)
             for f, ids, masks in segmenter.propagate(state):
                 for k, m in zip(ids, masks):
                     labels[f][m] = k
@@ -141,25 +144,37 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
                         core.astype(np.float32), cuts)
 
 
-def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob: np.ndarray, threshold: float) -> None:
-    """Prompt every frame: each object's visible tracks are positives, every other visible track
-    (static ones and other objects') negatives. Backends that want few prompts get the SegAnyMo
-    scheme instead: per object, the densest point and the two points farthest from it."""
+def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob: np.ndarray, threshold: float,
+                   every: int = 15) -> None:
+    """Prompt the objects. Backends that want dense prompts get every frame: each object's visible tracks
+    are positives, every other visible track (static ones and other objects') negatives. The others get
+    the SegAnyMo scheme: per object, the densest point and the two points farthest from it, on the frame
+    where most of its tracks are visible, and again every ``every`` frames before and after it where at
+    least a fifth as many (and 3) are visible."""
+    if every < 1:
+        raise MovsegError(f"prompt interval must be at least 1 frame, got {every}")
     K = int(object_id.max(initial=0))
     static = (object_id == 0) & (prob < threshold)
-    for f in range(tracks.num_frames):
-        vis = tracks.visible[:, f]
-        for k in range(1, K + 1):
-            pos = vis & (object_id == k)
-            if not pos.any():
-                continue
-            neg = vis & (static | ((object_id > 0) & (object_id != k)))
+    for k in range(1, K + 1):
+        mine = object_id == k
+        counts = tracks.visible[mine].sum(0)  # (T,) visible tracks of the object per frame
+        if segmenter.dense_prompts:
+            frames = np.flatnonzero(counts)
+        else:
+            best = int(np.argmax(counts))
+            grid = np.arange(best % every, tracks.num_frames, every)
+            frames = grid[(grid == best) | (counts[grid] >= max(3, counts[best] / 5))] if counts[best] else grid[:0]
+        for f in frames:
+            vis = tracks.visible[:, f]
+            pos = vis & mine
             if segmenter.dense_prompts:
+                neg = vis & (static | ((object_id > 0) & ~mine))
                 pts = np.concatenate([tracks.xy[pos, f], tracks.xy[neg, f]])
                 lab = np.r_[np.ones(pos.sum(), int), np.zeros(neg.sum(), int)]
             else:
-                pts, lab = sparse_prompt(tracks.xy[pos, f]), np.ones(3, int)
-            segmenter.add_points(state, f, k, pts, lab)
+                pts = sparse_prompt(tracks.xy[pos, f])
+                lab = np.ones(len(pts), int)
+            segmenter.add_points(state, int(f), k, pts, lab)
 
 
 def sparse_prompt(points: np.ndarray) -> np.ndarray:

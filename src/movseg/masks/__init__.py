@@ -89,6 +89,16 @@ def build_segmenter(name: str = "tracks", **config) -> PromptableSegmenter:
     return SEGMENTERS.build(name, **config)
 
 
+def check_segmenter(name: str, **config) -> None:
+    """Raise :class:`MovsegError` now for a segmenter that cannot be built (unknown name, missing checkpoint),
+    without building it: a run should fail before it tracks, not at its masks stage."""
+    if name not in SEGMENTERS:
+        raise MovsegError(f"unknown segmenter {name!r}: choose one of {', '.join(sorted(SEGMENTERS))}")
+    check = getattr(SEGMENTERS[name], "check", None)
+    if check is not None:
+        check(**config)
+
+
 @dataclass
 class SegmenterState:
     video: Video
@@ -251,3 +261,6 @@ class TracksSegmenter:
     def _smooth(self, guide: np.ndarray, src: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
         out = cv2.ximgproc.fastGlobalSmootherFilter(guide, src, lam, self.config.sigma_color)
         return out[..., 0], out[..., 1]
+
+
+from movseg.masks import sam2 as _sam2  # noqa: E402,F401  registers "sam2" (transformers is imported only when it is built)
