@@ -69,18 +69,24 @@ def test_sam2_checkpoint_problems_are_one_line_errors(tmp_path, make, message):
         check_segmenter("sam3")
 
 
-def test_segment_with_sam2_from_the_command_line(tmp_path, capsys, sam2_checkpoint):
-    frames, _ = moving_square_clip(T=8)
+@pytest.mark.parametrize("pieces", [False, True], ids=["whole", "pieces"])
+def test_segment_with_sam2_from_the_command_line(tmp_path, capsys, sam2_checkpoint, pieces):
+    T = 20 if pieces else 8
+    frames, _ = moving_square_clip(T=T, speed=2)
     write_frames(tmp_path / "clip", frames)
     code = main(["segment", str(tmp_path / "clip"), "-o", str(tmp_path / "out"), "--segmenter", "sam2",
-                 "--sam2-checkpoint", sam2_checkpoint, "--no-overlay", "--save-tracks", "-q"])
+                 "--sam2-checkpoint", sam2_checkpoint, "--no-overlay", "--save-tracks", "-q",
+                 *(["--segment-frames", "12"] if pieces else [])])
     assert code == 0, capsys.readouterr().err
     folder = tmp_path / "out" / "clip"
     r = json.loads((folder / "result.json").read_text())
     assert r["config"]["movseg"]["segmenter"] == "sam2"
     assert r["config"]["movseg"]["segmenter_options"] == {"checkpoint": sam2_checkpoint, "device": "cpu"}
-    assert np.load(folder / "tracks.npz")["object_id"].max() == 1  # the square was grouped, so SAM2 was prompted
-    assert r["timings"]["masks"] > 0 and len(list((folder / "masks").glob("*.png"))) == 8
+    saved = sorted(folder.glob("tracks/*.npz")) if pieces else [folder / "tracks.npz"]
+    assert len(saved) == (2 if pieces else 1)
+    # the square was grouped in every piece, so SAM2 was prompted in every piece
+    assert all(np.load(f)["object_id"].max() >= 1 for f in saved)
+    assert r["timings"]["masks"] > 0 and len(list((folder / "masks").glob("*.png"))) == T
 
 
 @pytest.mark.parametrize("opts,message", [
