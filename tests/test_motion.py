@@ -14,7 +14,7 @@ from movseg.errors import MovsegError
 from movseg.motion import (DEFAULT_WEIGHTS, CueConfig, MotionModelConfig, TrackCues, TrackTransformer,
                            geometric_score, load_model, predict_dynamic, predict_dynamic_lifted, predict_dynamic_max,
                            save_model, track_cues)
-from movseg.motion.cues import POINT_CHANNELS
+from movseg.motion.cues import POINT_CHANNELS, geometric_residuals
 from movseg.motion.predict import LIFT_FILL
 from movseg.types import Tracks, Video
 
@@ -329,3 +329,19 @@ def test_cue_config_gap_clipped_on_short_videos():
     video, tracks, _ = square_tracks(T=2)
     cues = track_cues(video, tracks, CueConfig(gap=8))
     assert cues.points.shape[1] == 2 and np.isfinite(cues.points).all()
+
+
+def test_the_camera_fit_is_not_outvoted_by_a_dense_object_the_camera_follows():
+    """A camera following an object: the background moves 4 px/frame in x, the object stays put and holds
+    900 of the 1,500 points in a small box. Points spread over a grid give the camera's motion, so the
+    background's residuals are near 0 and the object's large; a uniform draw fits the object instead."""
+    rng = np.random.default_rng(0)
+    T, h, w = 6, 240, 427
+    obj = np.repeat(rng.uniform([180, 100], [230, 140], (900, 1, 2)), T, axis=1)
+    bg = rng.uniform([0, 0], [w, h], (600, 1, 2)) + np.arange(T)[None, :, None] * np.array([4.0, 0.0])
+    xy = np.concatenate([obj, bg]).astype(np.float32)  # (N, T, 2)
+    valid = np.ones(xy.shape[:2], bool)
+    res = geometric_residuals(xy, valid, (h, w), CueConfig())[:, 1:, 0]  # res_h1
+    assert np.median(res[900:]) < 0.1 < 1.0 < np.median(res[:900])
+    res = geometric_residuals(xy, valid, (h, w), CueConfig(fit_grid=0))[:, 1:, 0]
+    assert np.median(res[:900]) < 0.1 < 1.0 < np.median(res[900:])
