@@ -105,6 +105,21 @@ class SegmenterState:
     # prompts[frame][obj_id] = (points float32 (M, 2) x, y; labels int (M,))
     prompts: dict = field(default_factory=lambda: defaultdict(dict))
 
+    def add(self, frame: int, obj_id: int, points: np.ndarray, labels: np.ndarray) -> None:
+        """Record ``points`` ``float (M, 2)`` x, y in frame pixels with ``labels`` ``int (M,)`` (1 on the
+        object, 0 not on it) for ``obj_id`` on ``frame``; a second call for the same frame and object adds
+        to the first."""
+        if not 0 <= frame < self.video.num_frames:
+            raise MovsegError(f"frame {frame} is outside the video (0..{self.video.num_frames - 1})")
+        pts = np.asarray(points, np.float32).reshape(-1, 2)
+        lab = np.asarray(labels, int).reshape(-1)
+        if len(pts) != len(lab) or not len(pts):
+            raise MovsegError(f"{len(pts)} points but {len(lab)} labels: give one label per point, at least one point")
+        if obj_id in self.prompts[frame]:
+            old_p, old_l = self.prompts[frame][obj_id]
+            pts, lab = np.concatenate([old_p, pts]), np.concatenate([old_l, lab])
+        self.prompts[frame][obj_id] = (pts, lab)
+
 
 @dataclass
 class TracksSegmenterConfig:
@@ -144,8 +159,22 @@ class TracksSegmenterConfig:
     threads: int = 2  # frames segmented in parallel (OpenCV releases the GIL)
 
 
+class RecordingSegmenter:
+    """The prompt side of the interface for backends that read every prompt at ``propagate`` time: the
+    state records them (:meth:`SegmenterState.add`)."""
+
+    def init_state(self, video: Video) -> SegmenterState:
+        return SegmenterState(video)
+
+    def reset_state(self, state: SegmenterState) -> None:
+        state.prompts.clear()
+
+    def add_points(self, state: SegmenterState, frame: int, obj_id: int, points: np.ndarray, labels: np.ndarray) -> None:
+        state.add(frame, obj_id, points, labels)
+
+
 @register("tracks")
-class TracksSegmenter:
+class TracksSegmenter(RecordingSegmenter):
     """Weight-free: dense masks by edge-aware interpolation of labelled points.
 
     For each object, its positive points (value 1) and negative points (0) are
@@ -160,24 +189,6 @@ class TracksSegmenter:
 
     def __init__(self, **config):
         self.config = TracksSegmenterConfig(**config)
-
-    def init_state(self, video: Video) -> SegmenterState:
-        return SegmenterState(video)
-
-    def reset_state(self, state: SegmenterState) -> None:
-        state.prompts.clear()
-
-    def add_points(self, state: SegmenterState, frame: int, obj_id: int, points: np.ndarray, labels: np.ndarray) -> None:
-        if not 0 <= frame < state.video.num_frames:
-            raise MovsegError(f"frame {frame} is outside the video (0..{state.video.num_frames - 1})")
-        pts = np.asarray(points, np.float32).reshape(-1, 2)
-        lab = np.asarray(labels, int).reshape(-1)
-        if len(pts) != len(lab):
-            raise MovsegError(f"{len(pts)} points but {len(lab)} labels")
-        if obj_id in state.prompts[frame]:
-            old_p, old_l = state.prompts[frame][obj_id]
-            pts, lab = np.concatenate([old_p, pts]), np.concatenate([old_l, lab])
-        state.prompts[frame][obj_id] = (pts, lab)
 
     def propagate(self, state: SegmenterState) -> Iterator[tuple[int, list[int], np.ndarray]]:
         from concurrent.futures import ThreadPoolExecutor

@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from movseg.errors import MovsegError
-from movseg.masks import SegmenterState, register
+from movseg.masks import RecordingSegmenter, SegmenterState, register
 from movseg.types import Video
 
 _MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB, as SAM2 was trained
@@ -88,7 +88,7 @@ class _Frames(Mapping):
 
 
 @register("sam2")
-class Sam2Segmenter:
+class Sam2Segmenter(RecordingSegmenter):
     """SAM2's video predictor behind movseg's segmenter interface.
 
     Each object is prompted on a few frames with a few points (``dense_prompts = False``: the prompting
@@ -124,27 +124,6 @@ class Sam2Segmenter:
             raise MovsegError(f"cannot load SAM2 from {folder}: {str(e).splitlines()[0]}") from None
         self.model.to(c.device).eval()
         self.side = int(self.model.config.image_size)
-
-    def init_state(self, video: Video) -> SegmenterState:
-        return SegmenterState(video)
-
-    def reset_state(self, state: SegmenterState) -> None:
-        state.prompts.clear()
-
-    def add_points(self, state: SegmenterState, frame: int, obj_id: int, points: np.ndarray, labels: np.ndarray) -> None:
-        """Prompt object ``obj_id`` on ``frame`` with ``points`` ``float (M, 2)`` x, y in frame pixels and
-        ``labels`` ``int (M,)`` (1 on the object, 0 not on it); a second call for the same frame and object
-        adds to the first."""
-        if not 0 <= frame < state.video.num_frames:
-            raise MovsegError(f"frame {frame} is outside the video (0..{state.video.num_frames - 1})")
-        pts = np.asarray(points, np.float32).reshape(-1, 2)
-        lab = np.asarray(labels, int).reshape(-1)
-        if len(pts) != len(lab) or not len(pts):
-            raise MovsegError(f"{len(pts)} points but {len(lab)} labels: give one label per point, at least one point")
-        if obj_id in state.prompts[frame]:
-            old_p, old_l = state.prompts[frame][obj_id]
-            pts, lab = np.concatenate([old_p, pts]), np.concatenate([old_l, lab])
-        state.prompts[frame][obj_id] = (pts, lab)
 
     def propagate(self, state: SegmenterState) -> Iterator[tuple[int, list[int], np.ndarray]]:
         """Yield ``(frame, obj_ids, masks bool (K, H, W))`` for every frame in order."""
