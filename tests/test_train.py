@@ -87,6 +87,11 @@ def test_strided_davis_samples_are_every_sth_frame_tracked_anew(tmp_path):
         return np.median(np.abs(s["points"][on][..., 2][s["valid"][on]].astype(np.float32)))
 
     assert 1.6 < du(even) / du(full) < 2.4  # twice the motion per frame
+    # a sample cached with other cue settings (or before they were recorded) is refused in one line
+    stale = tmp_path / "cache" / "davis" / "old.npz"
+    np.savez(stale, **{k: v for k, v in full.items()})
+    with pytest.raises(MovsegError, match="other cue settings"):
+        load_sample(stale)
 
 
 def test_training_can_start_from_given_weights(tmp_path):

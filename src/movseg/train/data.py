@@ -9,9 +9,11 @@ files, one per video, so training never re-renders or re-tracks.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -19,11 +21,16 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from movseg.errors import MovsegError
 from movseg.method import tracker_options
-from movseg.motion.cues import track_cues
+from movseg.motion.cues import CueConfig, track_cues
 from movseg.tracking import build_tracker, make_queries
 from movseg.tracking.base import queries_from_tracks
 from movseg.types import Video
+
+# The cue settings a sample was made with travel in it; samples made with others are refused, since a model
+# trained on them would not see what `movseg segment` computes (the camera fits changed on 2026-11-23)
+CUES = json.dumps(asdict(CueConfig()), sort_keys=True)
 
 
 def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "flow", options: dict | None = None) -> dict:
@@ -91,7 +98,7 @@ def query_mask_distance(annotations: Path, names: list[str], queries: np.ndarray
 
 def _pack(cues, label, ignore) -> dict:
     return {"points": cues.points.astype(np.float16), "valid": cues.valid, "appearance": cues.appearance.astype(np.float16),
-            "label": label.astype(np.uint8), "ignore": ignore}
+            "label": label.astype(np.uint8), "ignore": ignore, "cues": np.array(CUES)}
 
 
 def _write(path: Path, fn, *args) -> str:
@@ -152,5 +159,9 @@ def _run(jobs, workers: int, progress: bool, desc: str) -> None:
 
 
 def load_sample(path: str | Path) -> dict:
+    """The sample cached at ``path``; a :class:`MovsegError` if its cues were made with other settings."""
     with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+        if "cues" not in z.files or str(z["cues"]) != CUES:
+            raise MovsegError(f"{path} was cached with other cue settings (an older movseg): delete "
+                              f"{Path(path).parent} or give another cache folder")
+        return {k: z[k] for k in z.files if k != "cues"}
