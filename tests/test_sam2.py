@@ -51,7 +51,9 @@ def test_sam2_gives_every_object_a_mask_before_and_after_its_first_prompt(sam2_c
 
 
 def test_sam2_with_no_prompts_gives_empty_frames(sam2_checkpoint):
-    out = _run(build_segmenter("sam2", checkpoint=sam2_checkpoint), _video(4), [])
+    seg = build_segmenter("sam2", checkpoint=sam2_checkpoint)
+    assert build_segmenter("sam2", checkpoint=sam2_checkpoint).model is seg.model  # loaded once, for every piece
+    out = _run(seg, _video(4), [])
     assert [(f, ids, m.shape) for f, ids, m in out] == [(f, [], (0, 96, 128)) for f in range(4)]
 
 

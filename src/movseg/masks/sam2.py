@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -49,6 +50,20 @@ def check_checkpoint(path: str | Path | None) -> Path:
     except ImportError:
         raise MovsegError("the sam2 segmenter needs transformers: pip install 'movseg[sam2]'") from None
     return folder
+
+
+@lru_cache(maxsize=1)
+def _load(folder: str, device: str, dtype: str):
+    """The SAM2 model in ``folder`` on ``device``, kept for the next call with the same arguments (a long
+    video builds a segmenter for each of its pieces)."""
+    import torch
+    from transformers import Sam2VideoModel
+
+    try:
+        model = Sam2VideoModel.from_pretrained(folder, local_files_only=True, dtype=getattr(torch, dtype))
+    except (OSError, ValueError, RuntimeError) as e:
+        raise MovsegError(f"cannot load SAM2 from {folder}: {str(e).splitlines()[0]}") from None
+    return model.to(device).eval()
 
 
 @dataclass
@@ -112,17 +127,9 @@ class Sam2Segmenter(RecordingSegmenter):
         return check_checkpoint(c.checkpoint)
 
     def __init__(self, **config):
-        import torch
-
         folder = self.check(**config)
         self.config = c = Sam2SegmenterConfig(**config)
-        from transformers import Sam2VideoModel
-
-        try:
-            self.model = Sam2VideoModel.from_pretrained(folder, local_files_only=True, dtype=getattr(torch, c.dtype))
-        except (OSError, ValueError, RuntimeError) as e:
-            raise MovsegError(f"cannot load SAM2 from {folder}: {str(e).splitlines()[0]}") from None
-        self.model.to(c.device).eval()
+        self.model = _load(str(folder.resolve()), c.device, c.dtype)
         self.side = int(self.model.config.image_size)
 
     def propagate(self, state: SegmenterState) -> Iterator[tuple[int, list[int], np.ndarray]]:
