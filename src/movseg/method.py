@@ -158,12 +158,7 @@ def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob
     for k in range(1, K + 1):
         mine = object_id == k
         counts = tracks.visible[mine].sum(0)  # (T,) visible tracks of the object per frame
-        if segmenter.dense_prompts:
-            frames = np.flatnonzero(counts)
-        else:
-            best = int(np.argmax(counts))
-            grid = np.arange(best % every, tracks.num_frames, every)
-            frames = grid[(grid == best) | (counts[grid] >= max(3, counts[best] / 5))] if counts[best] else grid[:0]
+        frames = np.flatnonzero(counts) if segmenter.dense_prompts else _reprompt_frames(counts, every)
         for f in frames:
             vis = tracks.visible[:, f]
             pos = vis & mine
@@ -175,6 +170,16 @@ def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob
                 pts = sparse_prompt(tracks.xy[pos, f])
                 lab = np.ones(len(pts), int)
             segmenter.add_points(state, int(f), k, pts, lab)
+
+
+def _reprompt_frames(counts: np.ndarray, every: int) -> np.ndarray:
+    """Frames to prompt an object with ``counts`` ``(T,)`` visible tracks per frame: its best frame, and every
+    ``every`` frames before and after it where at least a fifth as many (and 3) are visible."""
+    best = int(np.argmax(counts))
+    if not counts[best]:
+        return np.zeros(0, int)
+    grid = np.arange(best % every, len(counts), every)
+    return grid[(grid == best) | (counts[grid] >= max(3, counts[best] / 5))]
 
 
 def sparse_prompt(points: np.ndarray) -> np.ndarray:

@@ -130,9 +130,10 @@ def fitting_points(xy: np.ndarray, size: tuple[int, int], cfg: CueConfig, rng: n
         g, (h, w) = cfg.fit_grid, size
         cx = np.clip((xy[:, 0] * g / w).astype(int), 0, g - 1)
         cy = np.clip((xy[:, 1] * g / h).astype(int), 0, g - 1)
+        cells = cy * g + cx
         order = rng.permutation(m)
-        cell = (cy * g + cx)[order]
-        order, cell = order[np.argsort(cell, kind="stable")], np.sort(cell, kind="stable")
+        order = order[np.argsort(cells[order], kind="stable")]  # cell by cell, in random order within each
+        cell = cells[order]
         starts = np.r_[0, np.flatnonzero(np.diff(cell)) + 1]  # first position of each occupied cell
         rank = np.arange(m) - np.repeat(starts, np.diff(np.r_[starts, m]))  # position within the cell
         keep = np.sort(order[rank < np.ceil(cfg.fit_cap * min(m, cfg.fit_points) / len(starts))])
