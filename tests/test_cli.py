@@ -135,6 +135,37 @@ def test_segment_bad_input_one_line_no_output(tmp_path, capsys, make, message, p
     assert not (tmp_path / "out").exists()
 
 
+def _no_such_device():
+    """A device this machine's torch cannot use (a GPU machine has no 'mps'; a Mac has no 'cuda')."""
+    import torch
+
+    return "mps" if torch.cuda.is_available() else "cuda"
+
+
+@pytest.mark.parametrize("device,message", [("foo", "unknown device 'foo'"), ("cuda:x", "unknown device"),
+                                            (None, "--device (cuda|mps): torch")])
+def test_segment_refuses_a_device_before_tracking(tmp_path, capsys, device, message):
+    src = tmp_path / "clip.mp4"
+    from movseg.io import write_video
+
+    write_video(src, moving_square_clip(T=6)[0], 24)
+    code, _, err = run(capsys, "segment", src, "-o", tmp_path / "out", "--device", device or _no_such_device())
+    lines = [ln for ln in err.splitlines() if ln.startswith("movseg: error")]
+    assert code == 1 and len(lines) == 1 and re.search(message, lines[0]), err
+    assert "track " not in err and not (tmp_path / "out").exists()  # failed before the tracker ran
+
+
+def test_auto_device_is_one_torch_can_use():
+    import torch
+
+    from movseg.device import resolve_device
+
+    got = resolve_device("auto")
+    assert got == ("cuda" if torch.cuda.is_available() else got)
+    assert resolve_device("cpu") == "cpu"
+    torch.zeros(1, device=got)
+
+
 def test_segment_converts_odd_frame_formats(tmp_path, capsys):
     rgb = moving_square_clip(T=3)[0]
     d = tmp_path / "odd"

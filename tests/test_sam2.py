@@ -83,7 +83,7 @@ def test_segment_with_sam2_from_the_command_line(tmp_path, capsys, sam2_checkpoi
     folder = tmp_path / "out" / "clip"
     r = json.loads((folder / "result.json").read_text())
     assert r["config"]["movseg"]["segmenter"] == "sam2"
-    assert r["config"]["movseg"]["segmenter_options"] == {"checkpoint": sam2_checkpoint, "device": "cpu"}
+    assert r["config"]["movseg"]["segmenter_options"] == {"checkpoint": sam2_checkpoint, "device": "auto"}
     saved = sorted(folder.glob("tracks/*.npz")) if pieces else [folder / "tracks.npz"]
     assert len(saved) == (2 if pieces else 1)
     # the square was grouped in every piece, so SAM2 was prompted in every piece

@@ -59,7 +59,9 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
     p.add_argument("--motion", default="transformer", choices=["transformer", "geometric"],
                    help="which tracks move: the shipped track transformer or the geometric baseline (default: %(default)s)")
     p.add_argument("--weights", help="track-transformer .safetensors (default: the weights shipped with movseg)")
-    p.add_argument("--device", default="cpu", help="torch device of the track transformer and SAM2 (default: %(default)s)")
+    p.add_argument("--device", default="auto",
+                   help="torch device of the track transformer and SAM2: auto (cuda, then mps, then cpu), cpu, "
+                        "cuda[:N] or mps (default: %(default)s)")
     p.add_argument("--segmenter", default="tracks", choices=["tracks", "sam2"],
                    help="dense masks from the tracks: tracks (weight-free: edge-aware interpolation, GrabCut) or sam2 "
                         "(prompted with a few points per object; needs --sam2-checkpoint) (default: %(default)s)")

@@ -49,7 +49,7 @@ class MethodConfig:
     max_tracks: int | None = 10000  # sample at most this many queries (paper: 5000)
     weights: str | None = None  # track-transformer .safetensors (None: the weights shipped in the package)
     motion: str = "transformer"  # "transformer" or "geometric" (the non-learned baseline)
-    device: str = "cpu"  # torch device of the track transformer
+    device: str = "auto"  # torch device of the track transformer: auto (cuda, mps, cpu), cpu, cuda[:N], mps
     # Score the whole video at once (None) and, for each window length given, in windows of that many frames.
     # Windows of the training length (24) rank tracks better (held-out DAVIS AUC 0.973 -> 0.985) but give slow
     # movers lower P; the whole video gives them more, and gives the parallax of long pans more too. With both,

@@ -26,6 +26,7 @@ from movseg.baselines import METHODS as BASELINES
 from movseg.errors import MovsegError
 from movseg.io.results import ResultWriter, write_results
 from movseg.io.video import VideoStream
+from movseg.device import resolve_device
 from movseg.masks import check_segmenter
 from movseg.method import MethodConfig, segment_moving_objects
 from movseg.objects.stitch import MAX_ID, Stitcher
@@ -136,7 +137,8 @@ def _open(source: str | Path | Video, config: SegmentConfig, timings: dict):
                           f"got {length}")
     if length and not 1 <= overlap <= length // 2:
         raise MovsegError(f"segment overlap must be from 1 to half the segment length ({length // 2}), got {overlap}")
-    if config.method == "movseg":
+    if config.method == "movseg":  # settings that would fail after tracking fail now
+        resolve_device(config.movseg.device)
         check_segmenter(config.movseg.segmenter, **config.movseg.segmenter_options)
     pieces = bool(length) and config.method == "movseg"
     t0 = time.perf_counter()

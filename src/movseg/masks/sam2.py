@@ -21,6 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
+from movseg.device import resolve_device
 from movseg.errors import MovsegError
 from movseg.masks import RecordingSegmenter, SegmenterState, register
 from movseg.types import Video
@@ -69,7 +70,7 @@ def _load(folder: str, device: str, dtype: str):
 @dataclass
 class Sam2SegmenterConfig:
     checkpoint: str | None = None  # local Hugging Face SAM2 folder (config.json + model.safetensors)
-    device: str = "cpu"  # torch device the model runs on
+    device: str = "auto"  # torch device the model runs on (auto: cuda, mps, cpu)
     dtype: str = "float32"  # float32, float16 or bfloat16 (half precision: GPUs only)
     threshold: float = 0.0  # a pixel is on an object where its mask logit exceeds this
 
@@ -124,12 +125,14 @@ class Sam2Segmenter(RecordingSegmenter):
             raise MovsegError(f"sam2 segmenter: {e}") from None
         if c.dtype not in ("float32", "float16", "bfloat16"):
             raise MovsegError(f"unknown dtype {c.dtype!r}: choose float32, float16 or bfloat16")
+        resolve_device(c.device)
         return check_checkpoint(c.checkpoint)
 
     def __init__(self, **config):
         folder = self.check(**config)
         self.config = c = Sam2SegmenterConfig(**config)
-        self.model = _load(str(folder.resolve()), c.device, c.dtype)
+        self.device = resolve_device(c.device)
+        self.model = _load(str(folder.resolve()), self.device, c.dtype)
         self.side = int(self.model.config.image_size)
 
     def propagate(self, state: SegmenterState) -> Iterator[tuple[int, list[int], np.ndarray]]:
@@ -166,9 +169,9 @@ class Sam2Segmenter(RecordingSegmenter):
 
         c, video = self.config, state.video
         dtype = getattr(torch, c.dtype)
-        session = Sam2VideoInferenceSession(video_height=video.height, video_width=video.width, inference_device=c.device,
-                                            inference_state_device=c.device, video_storage_device=c.device, dtype=dtype)
-        session.processed_frames = _Frames(video, self.side, c.device, dtype)
+        session = Sam2VideoInferenceSession(video_height=video.height, video_width=video.width, inference_device=self.device,
+                                            inference_state_device=self.device, video_storage_device=self.device, dtype=dtype)
+        session.processed_frames = _Frames(video, self.side, self.device, dtype)
         scale = torch.tensor([self.side / video.width, self.side / video.height])
         for f in sorted(state.prompts):
             for k, (pts, lab) in sorted(state.prompts[f].items()):

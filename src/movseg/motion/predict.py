@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from movseg.device import resolve_device
 from movseg.errors import MovsegError
 from movseg.motion.cues import POINT_CHANNELS, TrackCues
 from movseg.motion.model import MotionModelConfig, TrackTransformer
@@ -30,11 +31,11 @@ def save_model(model: TrackTransformer, path: str | Path, threshold: float | Non
 
 
 def load_model(path: str | Path | None = None, config: MotionModelConfig | None = None,
-               device: str = "cpu") -> TrackTransformer:
+               device: str = "auto") -> TrackTransformer:
     """Load a track transformer (default: the weights shipped in the package).
 
     ``config``, when given, must equal the checkpoint's config; otherwise a
-    :class:`MovsegError` says which fields differ. ``model.threshold`` is the P(dynamic) above which
+    :class:`MovsegError` says which fields differ. ``device``: see :func:`movseg.device.resolve_device`. ``model.threshold`` is the P(dynamic) above which
     these weights' tracks are grouped into objects, as chosen for them (None when the file has none).
     A model's scores are calibrated differently from run to run, so the threshold belongs to the weights
     (docs/motion.md, "The grouping threshold belongs to the weights").
@@ -71,7 +72,7 @@ def load_model(path: str | Path | None = None, config: MotionModelConfig | None 
     if missing or unexpected:
         raise MovsegError(f"{path} does not fit its own config (missing {missing[:3]}, unexpected {unexpected[:3]})")
     model.threshold = threshold
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()
 
 
 # the longest stretch of frames the model sees at once; training windows are 8–24 frames, so its time

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from movseg.device import resolve_device
 from movseg.errors import MovsegError
 from movseg.motion.cues import TrackCues
 from movseg.motion.model import MotionModelConfig, TrackTransformer, unknown_fields
@@ -118,15 +119,7 @@ def holdout_of(weights: str | Path | None = None) -> set[str]:
 
 
 def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise MovsegError("--device cuda: no CUDA GPU is visible to torch; use --device cpu")
-    return torch.device(name)
+    return torch.device(resolve_device(name))
 
 
 def load_samples(paths) -> list[dict]:
