@@ -71,19 +71,21 @@ def test_sam2_checkpoint_problems_are_one_line_errors(tmp_path, make, message):
         check_segmenter("sam3")
 
 
-@pytest.mark.parametrize("pieces", [False, True], ids=["whole", "pieces"])
-def test_segment_with_sam2_from_the_command_line(tmp_path, capsys, sam2_checkpoint, pieces):
+@pytest.mark.parametrize("pieces,dtype", [(False, None), (True, None), (False, "bfloat16")],
+                         ids=["whole", "pieces", "bfloat16"])
+def test_segment_with_sam2_from_the_command_line(tmp_path, capsys, sam2_checkpoint, pieces, dtype):
     T = 20 if pieces else 8
     frames, _ = moving_square_clip(T=T, speed=2)
     write_frames(tmp_path / "clip", frames)
     code = main(["segment", str(tmp_path / "clip"), "-o", str(tmp_path / "out"), "--segmenter", "sam2",
                  "--sam2-checkpoint", sam2_checkpoint, "--no-overlay", "--save-tracks", "-q",
-                 *(["--segment-frames", "12"] if pieces else [])])
+                 *(["--segment-frames", "12"] if pieces else []), *(["--sam2-dtype", dtype] if dtype else [])])
     assert code == 0, capsys.readouterr().err
     folder = tmp_path / "out" / "clip"
     r = json.loads((folder / "result.json").read_text())
     assert r["config"]["movseg"]["segmenter"] == "sam2"
-    assert r["config"]["movseg"]["segmenter_options"] == {"checkpoint": sam2_checkpoint, "device": "auto"}
+    assert r["config"]["movseg"]["segmenter_options"] == {"checkpoint": sam2_checkpoint, "device": "auto",
+                                                          **({"dtype": dtype} if dtype else {})}
     saved = sorted(folder.glob("tracks/*.npz")) if pieces else [folder / "tracks.npz"]
     assert len(saved) == (2 if pieces else 1)
     # the square was grouped in every piece, so SAM2 was prompted in every piece
@@ -93,7 +95,8 @@ def test_segment_with_sam2_from_the_command_line(tmp_path, capsys, sam2_checkpoi
 
 @pytest.mark.parametrize("opts,message", [
     (["--segmenter", "sam2"], "--sam2-checkpoint DIR"),
-    (["--sam2-checkpoint", "somewhere"], "is for --segmenter sam2"),
+    (["--sam2-checkpoint", "somewhere"], "--sam2-checkpoint is for --segmenter sam2"),
+    (["--sam2-dtype", "bfloat16"], "--sam2-dtype is for --segmenter sam2"),
 ])
 def test_segment_with_sam2_misconfigured_fails_before_tracking(tmp_path, capsys, opts, message):
     frames, _ = moving_square_clip(T=8)

@@ -67,6 +67,8 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
                         "(prompted with a few points per object; needs --sam2-checkpoint) (default: %(default)s)")
     p.add_argument("--sam2-checkpoint", metavar="DIR",
                    help="local Hugging Face SAM2 folder (config.json, model.safetensors), e.g. facebook/sam2.1-hiera-tiny")
+    p.add_argument("--sam2-dtype", choices=["float32", "bfloat16", "float16"],
+                   help="precision SAM2 runs in (default: float32; half precision is for GPUs)")
     p.add_argument("--max-side", type=_positive_int,
                    help="process frames downscaled to this longest side; masks are written at full size "
                         "(default: 854, DAVIS 480p, where the defaults were chosen and timed)")
@@ -96,10 +98,13 @@ def _segment_config(args):
 
     grid = {k: v for k, v in PRESETS[args.preset].items()}
     grid.update({k: getattr(args, k) for k in grid if getattr(args, k, None) is not None})
-    if args.sam2_checkpoint and args.segmenter != "sam2":
-        raise MovsegError("--sam2-checkpoint is for --segmenter sam2: add it, or drop the checkpoint")
+    for flag in ("sam2_checkpoint", "sam2_dtype"):
+        if getattr(args, flag) and args.segmenter != "sam2":
+            raise MovsegError(f"--{flag.replace('_', '-')} is for --segmenter sam2: add it, or drop the option")
     if args.segmenter == "sam2":  # the presets' segmenter settings are the weight-free segmenter's
         grid["segmenter_options"] = {"checkpoint": args.sam2_checkpoint, "device": args.device}
+        if args.sam2_dtype:
+            grid["segmenter_options"]["dtype"] = args.sam2_dtype
     method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device,
                           segmenter=args.segmenter, merge_fragments=args.merge_fragments)
     max_side = args.max_side if args.max_side is not None else SegmentConfig.max_side
