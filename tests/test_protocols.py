@@ -130,3 +130,33 @@ def test_mos_i_ids_that_never_occur_take_no_match():
     r = evaluate_mos_i(gt, None, pred)
     assert r.j_mov == [0.25]
     assert r.fp_per_frame == 0.0
+
+
+class _Frames:
+    """Frames handed out one at a time, as `movseg eval` reads them from files; counts the reads."""
+
+    def __init__(self, labels):
+        self.labels, self.reads = labels, 0
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, t):
+        self.reads += 1
+        return self.labels[t].copy()
+
+
+@pytest.mark.parametrize("protocol", ["mos", "fine", "mos-i"])
+def test_protocols_read_sequences_of_frames_a_frame_at_a_time(protocol):
+    gt = two_objects(T=6)
+    pred = np.roll(gt, 3, axis=2)
+    pred[:, 30:, :10] = 3
+    run = {"mos": evaluate_mos, "fine": evaluate_fine, "mos-i": lambda g, p: evaluate_mos_i(g, None, p)}[protocol]
+    g, p = _Frames(gt), _Frames(pred)
+    lazy, whole = run(g, p), run(gt, pred)
+    assert g.reads <= 2 * len(gt) and p.reads <= 2 * len(gt)  # one pass for the ids, one for the scores
+    if protocol == "mos-i":
+        assert lazy.hits.tolist() == whole.hits.tolist() and lazy.j_mov == whole.j_mov and lazy.fp_per_frame == whole.fp_per_frame
+    else:
+        assert [(s.id, s.J.tolist(), s.F.tolist()) for s in lazy] == [(s.id, s.J.tolist(), s.F.tolist()) for s in whole]
+        assert 0 < np.mean([s.J.mean() for s in lazy]) < 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -65,31 +66,47 @@ def read_motion_states(path: Path, num_frames: int) -> np.ndarray | None:
     return states
 
 
+class MaskFrames(Sequence):
+    """Label masks read from their files when indexed, ``uint8 (H, W)`` each: a sequence is never held whole.
+    A ``None`` file reads as an empty frame; a mask of another size than ``shape`` is an error."""
+
+    def __init__(self, files: list[Path | None], shape: tuple[int, int], what: str = "prediction"):
+        self.files, self.shape, self.what = files, shape, what
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        if self.files[t] is None:
+            return np.zeros(self.shape, np.uint8)
+        m = read_mask(self.files[t])
+        if m.shape != self.shape:
+            raise MovsegError(f"{self.what} {self.files[t]} is {m.shape[1]}x{m.shape[0]} but ground truth is "
+                              f"{self.shape[1]}x{self.shape[0]} (nothing is resized silently)")
+        return m
+
+
 def load_pair(
     pred_dir: Path, gt_dir: Path, missing_as_empty: bool, max_frames: int | None = None
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Read one sequence: (frame names, GT ``uint8 (T, H, W)``, prediction ``uint8 (T, H, W)``).
+) -> tuple[list[str], MaskFrames, MaskFrames]:
+    """One sequence: (frame names, GT frames, predicted frames), the frames read when indexed.
 
     ``max_frames`` keeps only the first GT frames (for runs on truncated videos).
     """
     gt_files = mask_files(gt_dir)[:max_frames]
     if not gt_files:
         raise MovsegError(f"no ground-truth masks in {gt_dir}")
-    gt = np.stack([read_mask(f) for f in gt_files])
+    shape = read_mask(gt_files[0]).shape
     pred_masks = pred_dir / "masks" if (pred_dir / "masks").is_dir() else pred_dir
     if not pred_masks.is_dir() and not missing_as_empty:
         raise MovsegError(f"no prediction for sequence {gt_dir.name}: {pred_dir} does not exist (or pass --missing-as-empty)")
-    pred = np.zeros_like(gt)
-    for t, f in enumerate(gt_files):
+    pred_files: list[Path | None] = []
+    for f in gt_files:
         p = pred_masks / f.name
-        if p.is_file():
-            m = read_mask(p)
-            if m.shape != gt.shape[1:]:
-                raise MovsegError(f"prediction {p} is {m.shape[1]}x{m.shape[0]} but ground truth is {gt.shape[2]}x{gt.shape[1]} (nothing is resized silently)")
-            pred[t] = m
-        elif not missing_as_empty:
+        if not p.is_file() and not missing_as_empty:
             raise MovsegError(f"missing prediction for frame {gt_dir.name}/{f.name}: expected {p} (or pass --missing-as-empty)")
-    return [f.stem for f in gt_files], gt, pred
+        pred_files.append(p if p.is_file() else None)
+    return [f.stem for f in gt_files], MaskFrames(gt_files, shape, "ground truth"), MaskFrames(pred_files, shape)
 
 
 def evaluate(

@@ -24,6 +24,7 @@ Inputs are label maps ``uint8 (T, H, W)`` (0 = background, k = object k).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -44,48 +45,74 @@ class ObjectScores:
     id: int = 1  # the GT object's id (1 for MOS's merged foreground)
 
 
-def evaluate_mos(gt: np.ndarray, pred: np.ndarray) -> list[ObjectScores]:
-    """MOS protocol: foreground = any non-zero id. Returns one :class:`ObjectScores`."""
-    if gt.shape != pred.shape:
-        raise MovsegError(f"prediction is {pred.shape[1:]} but ground truth is {gt.shape[1:]} (nothing is resized silently)")
-    g, p = gt > 0, pred > 0
-    return [ObjectScores(np.atleast_1d(jaccard(g, p)), np.atleast_1d(boundary_f(g, p)))]
+def _pairs(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(gt[t], pred[t])`` for every frame, read once each (either may be a lazy sequence of files)."""
+    if len(gt) != len(pred):
+        raise MovsegError(f"prediction has {len(pred)} frames but ground truth has {len(gt)}")
+    for t in range(len(gt)):
+        g, p = np.asarray(gt[t]), np.asarray(pred[t])
+        if g.shape != p.shape:
+            raise MovsegError(f"prediction is {p.shape} but ground truth is {g.shape} (nothing is resized silently)")
+        yield g, p
 
 
-def _objects(labels: np.ndarray, count: int) -> list[np.ndarray]:
-    """One ``bool (T, H, W)`` mask stack per id 1..count."""
-    return [labels == k for k in range(1, count + 1)]
+def _counts(g: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``int64 (256, 256)``: pixels with GT id ``a`` and predicted id ``b`` at ``[a, b]`` (one frame)."""
+    return np.bincount((g.astype(np.int64) * 256 + p).ravel(), minlength=65536).reshape(256, 256)
 
 
-def evaluate_fine(gt: np.ndarray, pred: np.ndarray) -> list[ObjectScores]:
+def _iou(inter: np.ndarray, area_a: np.ndarray, area_b: np.ndarray) -> np.ndarray:
+    """IoU from pixel counts, 1 where both masks are empty (:func:`movseg.eval.metrics.jaccard`)."""
+    union = area_a + area_b - inter
+    return np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+
+
+def evaluate_mos(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray]) -> list[ObjectScores]:
+    """MOS protocol: foreground = any non-zero id. Returns one :class:`ObjectScores`.
+
+    ``gt`` and ``pred``: label maps ``uint8 (T, H, W)``, or any sequences of ``T`` frames ``(H, W)``; every
+    protocol reads them frame by frame, so memory does not grow with the length of the video."""
+    J, F = [], []
+    for g, p in _pairs(gt, pred):
+        g, p = g > 0, p > 0
+        J.append(jaccard(g, p))
+        F.append(boundary_f(g, p))
+    return [ObjectScores(np.array(J, np.float64), np.array(F, np.float64))]
+
+
+def _ids(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
+    """The GT ids that occur in some frame (ascending, 0 left out) and the largest predicted id."""
+    seen, n_pred = np.zeros(256, bool), 0
+    for g, p in _pairs(gt, pred):
+        seen |= np.bincount(g.ravel(), minlength=256) > 0
+        n_pred = max(n_pred, int(p.max(initial=0)))
+    return np.flatnonzero(seen[1:]) + 1, n_pred
+
+
+def evaluate_fine(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray]) -> list[ObjectScores]:
     """DAVIS-2017 unsupervised protocol: one :class:`ObjectScores` per GT object (the ids that occur, ascending)."""
-    if gt.shape != pred.shape:
-        raise MovsegError(f"prediction is {pred.shape[1:]} but ground truth is {gt.shape[1:]} (nothing is resized silently)")
-    n_pred = int(pred.max(initial=0))
+    gt_ids, n_pred = _ids(gt, pred)
     if n_pred > MAX_PROPOSALS:
         raise MovsegError(f"prediction uses object id {n_pred}: at most {MAX_PROPOSALS} objects are allowed per sequence")
-    gt_ids = np.unique(gt)
-    gt_ids = gt_ids[gt_ids > 0]
-    gt_obj = [gt == k for k in gt_ids]  # the objects that occur (see the module docstring)
-    n_gt = len(gt_obj)
+    n_gt, T = len(gt_ids), len(gt)
     if n_gt == 0:
         return []
     n_rows = max(n_pred, n_gt)
-    T = gt.shape[0]
-    r = bound_pixels(gt.shape[1:])
-    gt_b = [[Boundary(gt_obj[i][t], r) for t in range(T)] for i in range(n_gt)]
-    empty = Boundary(np.zeros(gt.shape[1:], bool), r)
     J = np.zeros((n_rows, n_gt, T))
     F = np.zeros((n_rows, n_gt, T))
-    for j in range(n_rows):
-        if j < n_pred:
-            pm = pred == j + 1
-            pb = [Boundary(pm[t], r) for t in range(T)]
-        else:  # padding: an empty prediction
-            pb, pm = [empty] * T, np.zeros_like(gt_obj[0])
-        for i in range(n_gt):
-            J[j, i] = jaccard(gt_obj[i], pm)
-            F[j, i] = [f_from_boundaries(gt_b[i][t], pb[t]) for t in range(T)]
+    for t, (g, p) in enumerate(_pairs(gt, pred)):
+        r = bound_pixels(g.shape)
+        c = _counts(g, p)
+        inter = np.zeros((n_rows, n_gt), np.int64)  # rows past n_pred: padding, empty predictions
+        inter[:n_pred] = c[gt_ids][:, 1 : n_pred + 1].T
+        area_p = np.zeros(n_rows, np.int64)
+        area_p[:n_pred] = c[:, 1 : n_pred + 1].sum(0)
+        J[:, :, t] = _iou(inter, c[gt_ids].sum(1)[None], area_p[:, None])
+        gb = [Boundary(g == k, r) for k in gt_ids]
+        empty = Boundary(np.zeros(g.shape, bool), r)
+        for j in range(n_rows):
+            pb = Boundary(p == j + 1, r) if j < n_pred else empty
+            F[j, :, t] = [f_from_boundaries(b, pb) for b in gb]
     score = (J.mean(axis=2) + F.mean(axis=2)) / 2
     rows, cols = linear_sum_assignment(-score)
     order = np.argsort(cols)
@@ -110,18 +137,18 @@ class MosIResult:
 
 
 def evaluate_mos_i(
-    gt: np.ndarray,
+    gt: Sequence[np.ndarray],
     gt_moving: np.ndarray | None,
-    pred: np.ndarray,
+    pred: Sequence[np.ndarray],
     pred_moving: np.ndarray | None = None,
 ) -> MosIResult:
     """MOS-I on one sequence, following the Gmos reference definitions.
 
     Args:
-        gt: ``uint8 (T, H, W)`` GT ids 1..G (1..20).
+        gt: ``uint8 (T, H, W)`` GT ids 1..G (1..20), or a sequence of ``T`` frames ``(H, W)``.
         gt_moving: ``bool (G, T)``, whether GT object ``k`` moves at frame ``t``;
             ``None`` = every object moves on every frame.
-        pred: ``uint8 (T, H, W)`` predicted ids 1..P (at most 20).
+        pred: ``uint8 (T, H, W)`` predicted ids 1..P (at most 20), or a sequence of frames.
         pred_moving: ``bool (P, T)`` predicted motion states, or ``None``.
 
     What is computed:
@@ -144,26 +171,23 @@ def evaluate_mos_i(
       6. FP: per frame, non-empty predicted masks whose matched GT object is
          not moving then, or that matched no GT object; averaged over frames.
     """
-    if gt.shape != pred.shape:
-        raise MovsegError(f"prediction is {pred.shape[1:]} but ground truth is {gt.shape[1:]} (nothing is resized silently)")
-    T = gt.shape[0]
-    n_gt, n_pred = int(gt.max(initial=0)), int(pred.max(initial=0))
+    gt_ids, n_pred = _ids(gt, pred)
+    T, n_gt = len(gt), int(gt_ids.max(initial=0))
     if n_pred > MAX_PROPOSALS or n_gt > MAX_PROPOSALS:
         raise MovsegError(f"MOS-I allows at most {MAX_PROPOSALS} object ids per sequence (got {max(n_pred, n_gt)})")
-    g = _objects(gt, n_gt)
-    occurs = np.flatnonzero([m.any() for m in g])  # ids with pixels somewhere (synthetic ids have gaps)
+    occurs = gt_ids - 1  # ids with pixels somewhere (synthetic ids have gaps)
     g_states = _pad_states(gt_moving, n_gt, T) if gt_moving is not None else np.ones((n_gt, T), bool)
     p_states = _pad_states(pred_moving, n_pred, T) if pred_moving is not None else np.ones((n_pred, T), bool)
-    for i in range(n_gt):
-        g[i] &= g_states[i][:, None, None]
-    g_present = np.array([m.any(axis=(1, 2)) for m in g], bool).reshape(n_gt, T)  # (G, T) moving at t
+    g_present = np.zeros((n_gt, T), bool)  # (G, T) moving at t
     p_present = np.zeros((n_pred, T), bool)
     iou = np.zeros((n_pred, n_gt, T))
-    for j in range(n_pred):
-        p = (pred == j + 1) & p_states[j][:, None, None]  # (T, H, W)
-        p_present[j] = p.any(axis=(1, 2))
-        for i in range(n_gt):
-            iou[j, i] = jaccard(g[i], p)
+    for t, (g, p) in enumerate(_pairs(gt, pred)):
+        full = _counts(g, p)
+        c = full[1 : n_gt + 1, 1 : n_pred + 1] * g_states[:, t, None] * p_states[None, :, t]  # (G, P); a static
+        area_g = full[1 : n_gt + 1].sum(1) * g_states[:, t]  # object's mask is empty
+        area_p = full[:, 1 : n_pred + 1].sum(0) * p_states[:, t]
+        g_present[:, t], p_present[:, t] = area_g > 0, area_p > 0
+        iou[:, :, t] = _iou(c.T, area_g[None], area_p[:, None])
     match_of_gt = np.full(n_gt, -1)
     if n_pred and len(occurs):
         rows, cols = linear_sum_assignment(-iou.mean(axis=2)[:, occurs])
