@@ -23,8 +23,8 @@ Inputs are label maps ``uint8 (T, H, W)`` (0 = background, k = object k).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -46,7 +46,7 @@ class ObjectScores:
 
 
 def _pairs(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(gt[t], pred[t])`` for every frame, read once each (either may be a lazy sequence of files)."""
+    """``(gt[t], pred[t])`` for every frame in order, each indexed once (either may read its frames from files)."""
     if len(gt) != len(pred):
         raise MovsegError(f"prediction has {len(pred)} frames but ground truth has {len(gt)}")
     for t in range(len(gt)):
