@@ -166,6 +166,26 @@ def test_auto_device_is_one_torch_can_use():
     torch.zeros(1, device=got)
 
 
+@pytest.mark.parametrize("pieces", [[], ["--segment-frames", "12"]], ids=["whole", "pieces"])
+def test_segment_draws_the_tracks_on_every_frame(tmp_path, capsys, pieces):
+    frames, _ = moving_square_clip(T=20, speed=2)
+    write_frames(tmp_path / "clip", frames)
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--vis-tracks", "-q", *pieces)
+    assert code == 0, err
+    with av.open(str(tmp_path / "out" / "clip" / "tracks.mp4")) as c:
+        drawn = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(drawn) == 20 and drawn[0].shape == frames[0].shape
+    r = json.loads((tmp_path / "out" / "clip" / "result.json").read_text())
+    assert len(r.get("pieces", [[0, 19]])) == (2 if pieces else 1)
+
+
+def test_segment_vis_tracks_needs_tracks(tmp_path, capsys):
+    frames, _ = moving_square_clip(T=4)
+    write_frames(tmp_path / "clip", frames)
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "out", "--vis-tracks", "--method", "empty")
+    assert code == 1 and "makes no tracks to draw" in err and not (tmp_path / "out").exists()
+
+
 def test_segment_converts_odd_frame_formats(tmp_path, capsys):
     rgb = moving_square_clip(T=3)[0]
     d = tmp_path / "odd"

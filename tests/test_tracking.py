@@ -242,3 +242,24 @@ def test_find_cuts_needs_few_survivors_both_ways_and_enough_points():
     v[:5, 3] = True  # frame 3: 5 points, none kept, but too few to judge
     assert find_cuts(v) == [2]
     assert find_cuts(v, min_survival=0.15) == []
+
+
+def test_tracks_are_drawn_in_their_objects_colour():
+    from movseg.io.masks import DAVIS_PALETTE
+    from movseg.tracking.viz import draw_tracks
+    from movseg.types import Tracks
+
+    video = Video(np.zeros((3, 40, 60, 3), np.uint8), 24.0, ["0", "1", "2"])
+    xy = np.array([[[10.0, 10.0]] * 3, [[40.0, 30.0]] * 3, [[50.0, 10.0]] * 3], np.float32)  # (N, T, 2), still
+    tracks = Tracks(xy, np.ones((3, 3), bool), np.ones((3, 3), np.float32), np.zeros(3, int))
+    frames = list(draw_tracks(video, tracks, object_id=np.array([0, 2, 0])))
+    assert len(frames) == 3
+    assert frames[2][30, 40].tolist() == DAVIS_PALETTE[2].tolist()  # the object's mask colour
+    assert frames[2][10, 10].tolist() == [150, 150, 150]  # on no object: grey
+    one = list(draw_tracks(video, tracks, max_tracks=1, object_id=np.array([0, 2, 0])))[0]
+    assert one[30, 40].tolist() == DAVIS_PALETTE[2].tolist() and one[10, 10].tolist() == [0, 0, 0]
+    xy4 = np.concatenate([xy, np.full((1, 3, 2), 20.0, np.float32)])  # a fourth track at (20, 20)
+    tracks4 = Tracks(xy4, np.ones((4, 3), bool), np.ones((4, 3), np.float32), np.zeros(4, int))
+    three = list(draw_tracks(video, tracks4, max_tracks=3, object_id=np.array([2, 2, 0, 2])))[0]
+    assert three[10, 50].tolist() == [150, 150, 150]  # a third of the budget stays with the static tracks
+    assert sum(three[y, x].tolist() == DAVIS_PALETTE[2].tolist() for x, y in ((10, 10), (40, 30), (20, 20))) == 2

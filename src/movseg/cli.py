@@ -89,6 +89,9 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
                         "off by default: objects that cross each other's path for long also merge")
     p.add_argument("--save-tracks", action="store_true",
                    help="write tracks.npz (xy, visible, confidence, query_frame, dynamic_prob, object_id)")
+    p.add_argument("--vis-tracks", action="store_true",
+                   help="write tracks.mp4: the tracks over the frames, each in its object's colour (grey: on no "
+                        "object)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
 
 
@@ -111,7 +114,7 @@ def _segment_config(args):
     pieces = args.segment_frames if args.segment_frames is not None else SegmentConfig.segment_frames
     overlap = args.segment_overlap or min(SegmentConfig.segment_overlap, max(1, pieces // 4))  # short pieces share fewer
     return SegmentConfig(method=args.method, max_side=max_side, stride=args.stride, max_frames=args.max_frames,
-                         overlay=args.overlay, save_tracks=args.save_tracks, progress=not args.quiet,
+                         overlay=args.overlay, save_tracks=args.save_tracks, vis_tracks=args.vis_tracks, progress=not args.quiet,
                          segment_frames=pieces, segment_overlap=overlap, movseg=method)
 
 

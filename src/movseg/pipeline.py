@@ -16,17 +16,17 @@ import io
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from itertools import islice
+from itertools import islice, repeat
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from movseg.baselines import METHODS as BASELINES
+from movseg.device import resolve_device
 from movseg.errors import MovsegError
 from movseg.io.results import ResultWriter, write_results
 from movseg.io.video import VideoStream
-from movseg.device import resolve_device
 from movseg.masks import check_segmenter
 from movseg.method import MethodConfig, segment_moving_objects
 from movseg.objects.stitch import MAX_ID, Stitcher
@@ -56,6 +56,7 @@ class SegmentConfig:
     max_frames: int | None = None  # keep at most this many frames (after the stride)
     overlay: bool = True  # write overlay.mp4 next to the masks
     save_tracks: bool = False  # write tracks.npz (+ dynamic_prob, object_id) next to the masks
+    vis_tracks: bool = False  # write tracks.mp4: the tracks over the frames, in their object's colour (grey: none)
     progress: bool = False  # print each stage's time as it finishes
     # A video longer than segment_frames is segmented in pieces of that many frames, each sharing segment_overlap
     # frames with the one before, so that memory stays bounded whatever its length (movseg method only; None or 0:
@@ -107,7 +108,8 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
         return _segment_whole(start, config, full_size, timings)
     frames, labels, moving = [], [], []  # the frames only when they are not in memory already
 
-    def keep(name: str, frame: np.ndarray, lab: np.ndarray, moves: np.ndarray) -> None:
+    def keep(name: str, frame: np.ndarray, lab: np.ndarray, moves: np.ndarray, drawing) -> None:
+        # `drawing` (tracks.mp4) is for run_segment, which writes it; a Segmentation has no place for it
         if not isinstance(source, Video):
             frames.append((name, frame))
         labels.append(lab)
@@ -137,6 +139,8 @@ def _open(source: str | Path | Video, config: SegmentConfig, timings: dict):
                           f"got {length}")
     if length and not 1 <= overlap <= length // 2:
         raise MovsegError(f"segment overlap must be from 1 to half the segment length ({length // 2}), got {overlap}")
+    if config.vis_tracks and config.method != "movseg":
+        raise MovsegError(f"the {config.method} baseline makes no tracks to draw: drop --vis-tracks")
     if config.method == "movseg":  # settings that would fail after tracking fail now
         resolve_device(config.movseg.device)
         check_segmenter(config.movseg.segmenter, **config.movseg.segmenter_options)
@@ -187,8 +191,9 @@ def _segment_whole(video: Video, config: SegmentConfig, full_size: bool, timings
 
 def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timings: dict, save=None):
     """Segment a long video in overlapping pieces (:class:`SegmentConfig`), calling
-    ``emit(name, frame, labels uint8 (H, W), moving bool (256,))`` for each frame in order, with ids that hold
-    over the whole video (``moving[k]``: object k moves), and ``save(first, last, tracks, dynamic_prob,
+    ``emit(name, frame, labels uint8 (H, W), moving bool (256,), drawing)`` for each frame in order, with ids that
+    hold over the whole video (``moving[k]``: object k moves; ``drawing``: the frame of tracks.mp4, or None
+    unless ``config.vis_tracks``), and ``save(first, last, tracks, dynamic_prob,
     object_id)`` with each piece's tracks (in original-frame pixels, frames counted from ``first``; object ids
     those of the whole video) when given. ``head`` holds the first piece and one frame more (it is
     emptied), ``rest`` yields the others. Returns ``(scores float32 (K,), the grouping threshold, inclusive
@@ -218,11 +223,17 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         cuts.update(first + c for c in out.cuts)  # a cut in the shared frames is found by both pieces
         if save is not None:
             save(first, first + T - 1, _to_original(out.tracks, video), out.dynamic_prob, lut[out.object_id])
-        for t in range(start, T if last else T - (overlap - cut)):
+        end = T if last else T - (overlap - cut)
+        drawings = repeat(None)
+        if config.vis_tracks:
+            from movseg.tracking.viz import draw_tracks
+
+            drawings = islice(draw_tracks(video, out.tracks, object_id=lut[out.object_id]), start, end)
+        for t, drawing in zip(range(start, end), drawings):
             moves = np.zeros(256, bool)
             moves[lut[1:K + 1][seg.moving[:, t]]] = True
             moves[0] = False  # objects dropped past the last id
-            emit(video.names[t], video.frames[t], lut[seg.labels[t]], moves)
+            emit(video.names[t], video.frames[t], lut[seg.labels[t]], moves, drawing)
         del out, seg
         if last:
             break
@@ -291,15 +302,16 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
         extra = {}
         if config.save_tracks and result.tracks is not None:
             extra["tracks.npz"] = _tracks_npz(result.tracks, result.dynamic_prob, result.object_id)
+        drawings = _draw_tracks(result) if config.vis_tracks else None
         folder = write_results(out_root, result.video, result.segmentation, info, overlay=config.overlay,
-                               extra_files=extra, name=name, size=result.video.original_size)
+                               extra_files=extra, name=name, size=result.video.original_size, tracks_frames=drawings)
         return folder, result
     moving = []
     with ResultWriter(out_root, name or result_name(stream.source), stream.source, stream.fps, stream.original_size,
-                      config.overlay) as out:
+                      config.overlay, config.vis_tracks) as out:
 
-        def write(frame_name: str, frame: np.ndarray, labels: np.ndarray, moves: np.ndarray) -> None:
-            out.add(frame_name, frame, labels)
+        def write(frame_name: str, frame: np.ndarray, labels: np.ndarray, moves: np.ndarray, drawing) -> None:
+            out.add(frame_name, frame, labels, drawing)
             moving.append(moves)
 
         def save(first: int, last: int, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray) -> None:
@@ -310,6 +322,17 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
         info.update(grouping_threshold=threshold, cuts=cuts, pieces=pieces)
         K = len(scores)
         return out.finish(np.stack(moving, 1)[1:K + 1], scores, info), None
+
+
+def _draw_tracks(result: SegmentResult):
+    """The frames of tracks.mp4 for a video segmented whole: its tracks drawn on the frames as processed."""
+    from movseg.tracking.base import rescale_xy
+    from movseg.tracking.viz import draw_tracks
+
+    (h0, w0), video, tracks = result.video.original_size, result.video, result.tracks
+    xy = rescale_xy(tracks.xy, video.width / w0, video.height / h0)  # back from original-frame pixels
+    return draw_tracks(video, Tracks(xy, tracks.visible, tracks.confidence, tracks.query_frame),
+                       object_id=result.object_id)
 
 
 def _tracks_npz(tracks: Tracks, prob: np.ndarray, object_id: np.ndarray) -> bytes:

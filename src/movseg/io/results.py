@@ -11,7 +11,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -98,6 +98,7 @@ def write_results(
     extra_files: dict[str, bytes] | None = None,
     name: str | None = None,
     size: tuple[int, int] | None = None,
+    tracks_frames: Iterable[np.ndarray] | None = None,
 ) -> Path:
     """Write ``<out_root>/<video.name>/`` atomically and return that path.
 
@@ -105,6 +106,7 @@ def write_results(
 
         masks/<frame>.png   DAVIS indexed PNG per frame (value = object id)
         overlay.mp4         H.264 yuv420p faststart (if ``overlay``)
+        tracks.mp4          ``tracks_frames``, the same way (if given)
         result.json         input, frames, size, objects (id, moving intervals,
                             score, frames present), timings, config, version
 
@@ -118,11 +120,14 @@ def write_results(
         name: the result folder's name (default: ``video.name``).
         size: ``(H, W)`` to write the masks at, each upsampled (nearest) as it is written
             (default: the labels' own size); the overlay stays at the frames' size.
+        tracks_frames: one drawing ``uint8 (H, W, 3)`` per frame for tracks.mp4 (e.g.
+            :func:`movseg.tracking.viz.draw_tracks`), consumed as the frames are written.
     """
     with ResultWriter(out_root, name or video.name, video.source, video.fps, size or seg.labels.shape[1:],
-                      overlay) as out:
+                      overlay, tracks_frames is not None) as out:
+        drawings = iter(tracks_frames) if tracks_frames is not None else None
         for frame_name, frame, lab in zip(video.names, video.frames, seg.labels):
-            out.add(frame_name, frame, lab)
+            out.add(frame_name, frame, lab, next(drawings) if drawings is not None else None)
         return out.finish(seg.moving, seg.scores, info, extra_files)
 
 
@@ -140,12 +145,13 @@ class ResultWriter:
         fps: frame rate of the overlay.
         size: ``(H, W)`` the masks are written at (each upsampled, nearest, as it is written).
         overlay: also write overlay.mp4, at the size of the frames given to :meth:`add`.
+        tracks: also write tracks.mp4 from the drawings given to :meth:`add`.
     """
 
     def __init__(self, out_root: str | Path, name: str, source: str, fps: float, size: tuple[int, int],
-                 overlay: bool = True):
+                 overlay: bool = True, tracks: bool = False):
         self.final = Path(out_root) / name
-        self.name, self.source, self.fps, self.overlay = name, source, fps, overlay
+        self.name, self.source, self.fps, self.overlay, self.tracks = name, source, fps, overlay, tracks
         self.size = (int(size[0]), int(size[1]))
         self.names: list[str] = []
         self.present: list[np.ndarray] = []  # per frame, bool (256,): which ids have pixels
@@ -159,11 +165,12 @@ class ResultWriter:
         self._pool = ThreadPoolExecutor(2)  # PNG compression releases the GIL: 2x on 2 cores
         self._pending: deque = deque()
         self._video = VideoWriter(self.tmp / "overlay.mp4", self.fps) if self.overlay else None
+        self._tracks = VideoWriter(self.tmp / "tracks.mp4", self.fps) if self.tracks else None
         return self
 
-    def add(self, frame_name: str, frame: np.ndarray, labels: np.ndarray) -> None:
+    def add(self, frame_name: str, frame: np.ndarray, labels: np.ndarray, tracks: np.ndarray | None = None) -> None:
         """Write frame ``frame_name``'s mask from ``labels`` ``uint8 (h, w)`` (ids) and draw it on ``frame``
-        ``uint8 (H, W, 3)`` for the overlay."""
+        ``uint8 (H, W, 3)`` for the overlay; ``tracks`` ``uint8 (H, W, 3)``: the frame of tracks.mp4."""
         start = time.perf_counter()
         self.names.append(frame_name)
         self.present.append(np.bincount(labels.ravel(), minlength=256) > 0)
@@ -172,6 +179,8 @@ class ResultWriter:
             self._pending.popleft().result()
         if self._video is not None:
             self._video.write(draw_objects(frame, labels))
+        if self._tracks is not None:
+            self._tracks.write(tracks)
         self.seconds += time.perf_counter() - start
 
     def add_file(self, name: str, data: bytes) -> None:
@@ -198,9 +207,10 @@ class ResultWriter:
         start = time.perf_counter()
         while self._pending:
             self._pending.popleft().result()
-        if self._video is not None:
-            self._video.close()
-            self._video = None
+        for writer in (self._video, self._tracks):
+            if writer is not None:
+                writer.close()
+        self._video = self._tracks = None
         for fname, data in (extra_files or {}).items():
             self.add_file(fname, data)
         info = dict(info or {})
@@ -235,8 +245,9 @@ class ResultWriter:
 
     def __exit__(self, kind, error, trace) -> None:
         self._pool.shutdown(wait=True)
-        if self._video is not None:
-            self._video.close()
+        for writer in (self._video, self._tracks):
+            if writer is not None:
+                writer.close()
         if kind is None and not self.done:
             error = MovsegError("the result was not finished: call finish() inside the with block")
             self._atomic.__exit__(MovsegError, error, None)  # removes the temporary folder
