@@ -177,6 +177,9 @@ def test_segment_draws_the_tracks_on_every_frame(tmp_path, capsys, pieces):
     assert len(drawn) == 20 and drawn[0].shape == frames[0].shape
     r = json.loads((tmp_path / "out" / "clip" / "result.json").read_text())
     assert len(r.get("pieces", [[0, 19]])) == (2 if pieces else 1)
+    from movseg.device import resolve_device
+
+    assert r["config"]["movseg"]["device"] == "auto" and r["device"] == resolve_device("auto")  # what auto picked
 
 
 def test_segment_vis_tracks_needs_tracks(tmp_path, capsys):

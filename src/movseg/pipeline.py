@@ -293,6 +293,8 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
     timings: dict[str, float] = {}
     stream, start, rest = _open(source, config, timings)
     info = {"timings": timings, "config": asdict(config)}
+    if config.method == "movseg":  # the device "auto" picked, beside the one asked for in the config
+        info["device"] = resolve_device(config.movseg.device)
     if rest is None:
         result = _segment_whole(start, config, False, timings)
         if result.threshold is not None:
