@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice, repeat
 from pathlib import Path
 
@@ -108,14 +108,14 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
         return _segment_whole(start, config, full_size, timings)
     frames, labels, moving = [], [], []  # the frames only when they are not in memory already
 
-    def keep(name: str, frame: np.ndarray, lab: np.ndarray, moves: np.ndarray, drawing) -> None:
-        # `drawing` (tracks.mp4) is for run_segment, which writes it; a Segmentation has no place for it
+    def keep(name: str, frame: np.ndarray, lab: np.ndarray, moves: np.ndarray, drawing: None) -> None:
         if not isinstance(source, Video):
             frames.append((name, frame))
         labels.append(lab)
         moving.append(moves)
 
-    scores, threshold, _, cuts = _segment_pieces(stream, start, rest, config, keep, timings)
+    # tracks.mp4 is run_segment's to write: a Segmentation has no place for the drawings
+    scores, threshold, _, cuts = _segment_pieces(stream, start, rest, replace(config, vis_tracks=False), keep, timings)
     video = source if isinstance(source, Video) else _stack(stream, frames)
     K = len(scores)
     seg = Segmentation(np.stack(labels), np.stack(moving, 1)[1:K + 1], scores)

@@ -103,11 +103,12 @@ def evaluate_fine(gt: Sequence[np.ndarray], pred: Sequence[np.ndarray]) -> list[
     for t, (g, p) in enumerate(_pairs(gt, pred)):
         r = bound_pixels(g.shape)
         c = _counts(g, p)
+        on_gt = c[gt_ids]  # (n_gt, 256)
         inter = np.zeros((n_rows, n_gt), np.int64)  # rows past n_pred: padding, empty predictions
-        inter[:n_pred] = c[gt_ids][:, 1 : n_pred + 1].T
+        inter[:n_pred] = on_gt[:, 1 : n_pred + 1].T
         area_p = np.zeros(n_rows, np.int64)
         area_p[:n_pred] = c[:, 1 : n_pred + 1].sum(0)
-        J[:, :, t] = _iou(inter, c[gt_ids].sum(1)[None], area_p[:, None])
+        J[:, :, t] = _iou(inter, on_gt.sum(1)[None], area_p[:, None])
         gb = [Boundary(g == k, r) for k in gt_ids]
         empty = Boundary(np.zeros(g.shape, bool), r)
         for j in range(n_rows):
