@@ -172,18 +172,23 @@ def evaluate_mos_i(
       6. FP: per frame, non-empty predicted masks whose matched GT object is
          not moving then, or that matched no GT object; averaged over frames.
     """
-    gt_ids, n_pred = _ids(gt, pred)
-    T, n_gt = len(gt), int(gt_ids.max(initial=0))
+    k = MAX_PROPOSALS + 1
+    tables, seen, n_gt, n_pred = [], np.zeros(256, bool), 0, 0
+    for g, p in _pairs(gt, pred):  # one pass: MOS-I needs only each frame's pixel counts
+        full = _counts(g, p)
+        seen |= full.any(1)
+        n_pred = max(n_pred, int(np.flatnonzero(full.any(0)).max()))
+        tables.append(full[:k, :k].copy())  # all of it, unless an id is past MAX_PROPOSALS: refused below
+    T, n_gt = len(tables), int(np.flatnonzero(seen).max(initial=0))
     if n_pred > MAX_PROPOSALS or n_gt > MAX_PROPOSALS:
         raise MovsegError(f"MOS-I allows at most {MAX_PROPOSALS} object ids per sequence (got {max(n_pred, n_gt)})")
-    occurs = gt_ids - 1  # ids with pixels somewhere (synthetic ids have gaps)
+    occurs = np.flatnonzero(seen[1 : n_gt + 1])  # ids with pixels somewhere (synthetic ids have gaps), from 0
     g_states = _pad_states(gt_moving, n_gt, T) if gt_moving is not None else np.ones((n_gt, T), bool)
     p_states = _pad_states(pred_moving, n_pred, T) if pred_moving is not None else np.ones((n_pred, T), bool)
     g_present = np.zeros((n_gt, T), bool)  # (G, T) moving at t
     p_present = np.zeros((n_pred, T), bool)
     iou = np.zeros((n_pred, n_gt, T))
-    for t, (g, p) in enumerate(_pairs(gt, pred)):
-        full = _counts(g, p)
+    for t, full in enumerate(tables):
         c = full[1 : n_gt + 1, 1 : n_pred + 1] * g_states[:, t, None] * p_states[None, :, t]  # (G, P); a static
         area_g = full[1 : n_gt + 1].sum(1) * g_states[:, t]  # object's mask is empty
         area_p = full[:, 1 : n_pred + 1].sum(0) * p_states[:, t]
