@@ -114,8 +114,8 @@ def _segment_config(args):
     pieces = args.segment_frames if args.segment_frames is not None else SegmentConfig.segment_frames
     overlap = args.segment_overlap or min(SegmentConfig.segment_overlap, max(1, pieces // 4))  # short pieces share fewer
     return SegmentConfig(method=args.method, max_side=max_side, stride=args.stride, max_frames=args.max_frames,
-                         overlay=args.overlay, save_tracks=args.save_tracks, vis_tracks=args.vis_tracks, progress=not args.quiet,
-                         segment_frames=pieces, segment_overlap=overlap, movseg=method)
+                         overlay=args.overlay, save_tracks=args.save_tracks, vis_tracks=args.vis_tracks,
+                         progress=not args.quiet, segment_frames=pieces, segment_overlap=overlap, movseg=method)
 
 
 def build_parser() -> argparse.ArgumentParser:

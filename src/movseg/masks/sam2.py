@@ -71,7 +71,7 @@ def _load(folder: str, device: str, dtype: str):
 class Sam2SegmenterConfig:
     checkpoint: str | None = None  # local Hugging Face SAM2 folder (config.json + model.safetensors)
     device: str = "auto"  # torch device the model runs on (auto: cuda, mps, cpu)
-    dtype: str = "float32"  # float32, float16 or bfloat16 (half precision: GPUs only)
+    dtype: str = "float32"  # float32, float16 or bfloat16 (half precision is meant for GPUs; it runs on CPUs too)
     threshold: float = 0.0  # a pixel is on an object where its mask logit exceeds this
 
 
