@@ -57,6 +57,25 @@ def test_segment_works_on_large_frames_at_854_px_and_writes_full_size_masks(tmp_
     assert read_mask(tmp_path / "out" / "clip" / "masks" / "00002.png").shape == (1350, 1800)
 
 
+def test_segment_threshold_option(tmp_path, capsys):
+    frames, _ = moving_square_clip(T=8)
+    write_frames(tmp_path / "clip", frames)
+    for value, expect in (("0.55", lambda t: t == 0.55), ("auto", lambda t: 0 < t < 1)):
+        code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / value, "-q", "--no-overlay",
+                           "--threshold", value)
+        assert code == 0, err
+        result = json.loads((tmp_path / value / "clip" / "result.json").read_text())
+        assert expect(result["grouping_threshold"]) and result["objects"]  # the square, and at 0.55 perhaps more
+        assert result["config"]["movseg"]["auto_threshold"] == (value == "auto")
+    with pytest.raises(SystemExit) as e:
+        main(["segment", str(tmp_path / "clip"), "-o", str(tmp_path / "bad"), "--threshold", "1"])
+    assert e.value.code == 2 and "between 0 and 1" in capsys.readouterr().err
+    code, _, err = run(capsys, "segment", tmp_path / "clip", "-o", tmp_path / "base", "--threshold", "0.5",
+                       "--method", "empty")
+    assert code == 1 and "--threshold" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "base").exists()
+
+
 def test_segment_name_option(tmp_path, capsys):
     frames, _ = moving_square_clip(T=3)
     write_frames(tmp_path / "scene" / "frames", frames)

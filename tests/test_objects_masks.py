@@ -13,7 +13,7 @@ from movseg.errors import MovsegError
 from movseg.masks import build_segmenter, grabcut_refine
 from movseg.method import motion_states, sparse_prompt
 from movseg.motion import load_model, save_model
-from movseg.objects import FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold
+from movseg.objects import FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold, video_threshold
 from movseg.types import Tracks, Video
 
 
@@ -319,6 +319,20 @@ def test_the_weights_grouping_threshold_is_used_unless_the_user_sets_one(tmp_pat
     user = segment_moving_objects(video, MethodConfig(weights=str(tmp_path / "strict.safetensors"),
                                                       group=GroupConfig(threshold=0.5)))
     assert user.threshold == 0.5 and set(np.unique(user.object_id)) == {0, 1, 2}
+
+
+def test_the_threshold_per_video_goes_below_a_mode_of_movers_and_only_then():
+    rng = np.random.default_rng(0)
+    background = 1 / (1 + np.exp(-rng.normal(-5, 1.5, 9000)))  # P mostly near 0, with a tail
+    slow = 1 / (1 + np.exp(-rng.normal(0.6, 0.15, 400)))  # an unseen slow mover: P about 0.65, all alike
+    t = video_threshold(np.concatenate([background, slow]), default=0.7)
+    assert 0.5 <= t < 0.6 and (slow > t).mean() > 0.9  # under the mover, where the default (0.7) loses most of it
+    assert video_threshold(background, default=0.7) == 0.7  # no mover: the default stays
+    sure = 1 / (1 + np.exp(-rng.normal(5, 0.5, 400)))  # a confident mover, P about 0.99: nothing to rescue
+    assert video_threshold(np.concatenate([background, sure]), default=0.7) == 0.7
+    # a mode at 0.8 above a sparse valley at 0.55-0.65: the threshold is the valley, not the default
+    mid = 1 / (1 + np.exp(-rng.normal(1.4, 0.2, 400)))
+    assert 0.5 <= video_threshold(np.concatenate([background, mid]), default=0.85) < 0.75
 
 
 def test_static_video_and_tiny_videos_give_no_objects(tmp_path, capsys):

@@ -46,6 +46,19 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _threshold(text: str) -> float | str:
+    """An argparse type: ``auto`` or a P(dynamic) strictly between 0 and 1."""
+    if text == "auto":
+        return text
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number between 0 and 1, got {text!r}") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (exclusive), got {text}")
+    return v
+
+
 def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> None:
     from movseg.pipeline import METHODS, PRESETS
 
@@ -62,6 +75,10 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
     p.add_argument("--device", default="auto",
                    help="torch device of the track transformer and SAM2: auto (cuda, then mps, then cpu), cpu, "
                         "cuda[:N] or mps (default: %(default)s)")
+    p.add_argument("--threshold", type=_threshold, metavar="P|auto",
+                   help="group tracks with P(dynamic) above P into objects (default: the weights' own, 0.7 for the "
+                   "shipped ones; lower finds slow movers, higher fewer false objects); auto: chosen per video "
+                   "from its tracks' P (rescues objects the default misses, finds more false ones on pans)")
     p.add_argument("--segmenter", default="tracks", choices=["tracks", "sam2"],
                    help="dense masks from the tracks: tracks (weight-free: edge-aware interpolation, GrabCut) or sam2 "
                         "(prompted with a few points per object; needs --sam2-checkpoint) (default: %(default)s)")
@@ -97,6 +114,7 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
 
 def _segment_config(args):
     from movseg.method import MethodConfig
+    from movseg.objects import GroupConfig
     from movseg.pipeline import PRESETS, SegmentConfig
 
     grid = {k: v for k, v in PRESETS[args.preset].items()}
@@ -108,8 +126,12 @@ def _segment_config(args):
         grid["segmenter_options"] = {"checkpoint": args.sam2_checkpoint, "device": args.device}
         if args.sam2_dtype:
             grid["segmenter_options"]["dtype"] = args.sam2_dtype
+    if args.threshold is not None and args.method != "movseg":
+        raise MovsegError(f"--threshold is for --method movseg; the {args.method} baseline has no grouping threshold")
+    fixed = None if args.threshold in (None, "auto") else args.threshold
     method = MethodConfig(**grid, motion=args.motion, weights=args.weights, device=args.device,
-                          segmenter=args.segmenter, merge_fragments=args.merge_fragments)
+                          segmenter=args.segmenter, merge_fragments=args.merge_fragments,
+                          group=GroupConfig(threshold=fixed), auto_threshold=args.threshold == "auto")
     max_side = args.max_side if args.max_side is not None else SegmentConfig.max_side
     pieces = args.segment_frames if args.segment_frames is not None else SegmentConfig.segment_frames
     overlap = args.segment_overlap or min(SegmentConfig.segment_overlap, max(1, pieces // 4))  # short pieces share fewer

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from movseg.errors import MovsegError
-from movseg.objects import FragmentConfig, GroupConfig, group_tracks, join_fragments, resolve_threshold
+from movseg.objects import FragmentConfig, GroupConfig, group_tracks, join_fragments, resolve_threshold, video_threshold
 from movseg.types import Segmentation, Tracks, Video
 
 
@@ -66,6 +66,10 @@ class MethodConfig:
     prompt_every: int = 15
     moving_threshold: float = 1.2  # an object moves at t when its points' median 4-frame residual exceeds this
     group: GroupConfig = field(default_factory=GroupConfig)
+    # Choose the grouping threshold per video from its tracks' P (`movseg.objects.video_threshold`), starting
+    # from group.threshold or the weights' own. Off: it rescues slow movers that unseen video puts just under
+    # the threshold, but finds more false objects on long pans (docs/motion.md, "A threshold per video")
+    auto_threshold: bool = False
     # Merge objects whose masks touch on most frames (limbs grouped apart from the body; SegAnyMo merges
     # overlapping masks). Off: on the synthetic test scenes it also joins objects that cross each other's
     # path (per-object J&F 38.9 -> 37.5; DAVIS dev 59.9 -> 60.3; docs/benchmarks.md, "Fragments of one object")
@@ -116,11 +120,15 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         if cfg.motion == "transformer":
             model = load_model(cfg.weights, device=cfg.device)
             group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold, model.threshold))
+            # to choose a threshold from P, the whole video lifts every track it can, not only those it can
+            # carry over the weights' threshold
             prob, core = predict_dynamic_lifted(model, cues, cfg.motion_windows, lift=cfg.motion_lift,
-                                                threshold=group.threshold)
+                                                threshold=None if cfg.auto_threshold else group.threshold)
         else:
             group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold))
             prob = core = geometric_dynamic(cues)
+        if cfg.auto_threshold:
+            group = replace(group, threshold=video_threshold(prob, group.threshold))
     with clock("objects"):
         object_id = group_tracks(tracks, prob, (H, W), group, core)
     with clock("masks"):

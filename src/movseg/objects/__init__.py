@@ -31,7 +31,7 @@ from movseg.objects.stitch import Stitcher, match_objects
 from movseg.types import Tracks
 
 __all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GroupConfig", "Stitcher", "group_tracks", "join_fragments",
-           "match_objects", "merge_fragments", "resolve_threshold"]
+           "match_objects", "merge_fragments", "resolve_threshold", "video_threshold"]
 
 
 # the grouping threshold when neither the user nor the motion model's weights give one; the shipped weights
@@ -42,6 +42,34 @@ DEFAULT_THRESHOLD = 0.7
 def resolve_threshold(*choices: float | None) -> float:
     """The first of ``choices`` that is not None, else :data:`DEFAULT_THRESHOLD`."""
     return next((c for c in choices if c is not None), DEFAULT_THRESHOLD)
+
+
+def video_threshold(dynamic_prob: np.ndarray, default: float, low: float = 0.5, high: float = 0.9,
+                    bandwidth: float = 0.35, rise: float = 1.5) -> float:
+    """A grouping threshold for one video, read from its own P(dynamic) (``--threshold auto``).
+
+    On video it never saw, the track transformer may put a moving object's tracks anywhere from about 0.5
+    to 1, all about alike, so a fixed threshold just above them loses the whole object (docs/motion.md,
+    "A threshold per video"). Such an object makes a mode in the density of the tracks' logits; the
+    threshold goes to the least dense point below that mode. The density is counted on a grid of
+    thresholds ``low, low + 0.05, ..., high``, as the tracks within ``bandwidth`` logits of each. The mode
+    is the densest of them above ``low``; when it is not more than ``rise`` times as dense as the valley
+    below it (no mover stands out), ``default`` is kept.
+
+    Args:
+        dynamic_prob: ``float (N,)`` P(dynamic) of the video's tracks.
+        default: the threshold otherwise (the weights' own).
+
+    Returns:
+        ``default``, or a point of the grid below ``high``.
+    """
+    p = np.clip(np.asarray(dynamic_prob, np.float64), 1e-4, 1 - 1e-4)
+    grid = np.round(np.arange(low, high + 1e-9, 0.05), 2)
+    z, zg = np.log(p / (1 - p)), np.log(grid / (1 - grid))
+    density = np.array([np.count_nonzero(np.abs(z - c) < bandwidth) for c in zg])
+    mode = 1 + int(np.argmax(density[1:]))
+    valley = int(np.argmin(density[:mode]))
+    return float(grid[valley]) if density[mode] > rise * density[valley] else default
 
 
 @dataclass
