@@ -355,6 +355,7 @@ def test_segment_a_long_video_in_pieces_keeps_one_id_and_writes_every_frame(tmp_
     folder = tmp_path / "out" / "clip"
     r = json.loads((folder / "result.json").read_text())
     assert r["pieces"] == [[0, 11], [9, 20], [18, 29]] and r["frames"] == 30
+    assert r["piece_thresholds"] == [r["grouping_threshold"]] * 3  # one threshold, the weights', unless auto
     pred = np.stack([read_mask(folder / "masks" / f"{i:05d}.png") for i in range(30)])
     # the square's largest part keeps id 1 over the three pieces (on this toy clip smaller parts of it split off)
     assert r["objects"][0]["present"] == [[0, 29]] and all((pred[t] == 1).sum() > 200 for t in range(30))

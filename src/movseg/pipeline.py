@@ -115,7 +115,7 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
         moving.append(moves)
 
     # tracks.mp4 is run_segment's to write: a Segmentation has no place for the drawings
-    scores, threshold, _, cuts = _segment_pieces(stream, start, rest, replace(config, vis_tracks=False), keep, timings)
+    scores, thresholds, _, cuts = _segment_pieces(stream, start, rest, replace(config, vis_tracks=False), keep, timings)
     video = source if isinstance(source, Video) else _stack(stream, frames)
     K = len(scores)
     seg = Segmentation(np.stack(labels), np.stack(moving, 1)[1:K + 1], scores)
@@ -123,7 +123,7 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     if full_size:
         seg = _to_size(seg, video.original_size)
         timings["upsample"] = time.perf_counter() - t0
-    return SegmentResult(seg, video, timings, threshold=threshold, cuts=cuts)
+    return SegmentResult(seg, video, timings, threshold=_last(thresholds), cuts=cuts)
 
 
 def _open(source: str | Path | Video, config: SegmentConfig, timings: dict):
@@ -196,14 +196,14 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
     unless ``config.vis_tracks``), and ``save(first, last, tracks, dynamic_prob,
     object_id)`` with each piece's tracks (in original-frame pixels, frames counted from ``first``; object ids
     those of the whole video) when given. ``head`` holds the first piece and one frame more (it is
-    emptied), ``rest`` yields the others. Returns ``(scores float32 (K,), the grouping threshold, inclusive
-    [first, last] frames of each piece, the frames where a new shot begins)``."""
+    emptied), ``rest`` yields the others. Returns ``(scores float32 (K,), each piece's grouping threshold (None:
+    too short to group), inclusive [first, last] frames of each piece, the frames where a new shot begins)``."""
     length, overlap = config.segment_frames, config.segment_overlap
     cut = overlap // 2  # of the last `overlap` frames of a piece, it writes the first `cut`, the next piece the rest
     stitcher = Stitcher(overlap)
     score_sum, score_n = np.zeros(256), np.zeros(256)
     ahead = head[length:]  # one frame: there is more to come
-    video, first, shared, threshold, pieces, cuts = _stack(stream, head[:length]), 0, 0, None, [], set()
+    video, first, shared, thresholds, pieces, cuts = _stack(stream, head[:length]), 0, 0, [], [], set()
     head.clear()
     while True:
         last, T = not ahead, video.num_frames
@@ -212,7 +212,8 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
         out = segment_moving_objects(video, config.movseg, progress=config.progress)
         for k, v in out.timings.items():
             timings[k] = timings.get(k, 0.0) + v
-        seg, threshold = out.segmentation, out.threshold if out.threshold is not None else threshold
+        seg = out.segmentation
+        thresholds.append(out.threshold)
         start = 0 if first == 0 else shared - overlap + cut  # the first frame this piece writes
         lut = stitcher.ids(seg.labels, shared - overlap, start)
         K = seg.num_objects
@@ -254,7 +255,12 @@ def _segment_pieces(stream, head: list, rest, config: SegmentConfig, emit, timin
               file=sys.stderr)
     K = stitcher.count
     scores = (score_sum[1:K + 1] / np.maximum(score_n[1:K + 1], 1)).astype(np.float32)
-    return scores, threshold, pieces, sorted(cuts)
+    return scores, thresholds, pieces, sorted(cuts)
+
+
+def _last(values: list):
+    """The last of ``values`` that is not None (None if there is none)."""
+    return next((v for v in reversed(values) if v is not None), None)
 
 
 def _to_original(tracks: Tracks, video: Video) -> Tracks:
@@ -319,9 +325,10 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
         def save(first: int, last: int, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray) -> None:
             out.add_file(f"tracks/{first:05d}-{last:05d}.npz", _tracks_npz(tracks, prob, object_id))
 
-        scores, threshold, pieces, cuts = _segment_pieces(stream, start, rest, config, write, timings,
-                                                          save if config.save_tracks else None)
-        info.update(grouping_threshold=threshold, cuts=cuts, pieces=pieces)
+        scores, thresholds, pieces, cuts = _segment_pieces(stream, start, rest, config, write, timings,
+                                                           save if config.save_tracks else None)
+        # each piece groups at its own threshold when it is chosen per video (--threshold auto)
+        info.update(grouping_threshold=_last(thresholds), piece_thresholds=thresholds, cuts=cuts, pieces=pieces)
         K = len(scores)
         return out.finish(np.stack(moving, 1)[1:K + 1], scores, info), None
 
