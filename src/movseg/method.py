@@ -68,7 +68,8 @@ class MethodConfig:
     group: GroupConfig = field(default_factory=GroupConfig)
     # Choose the grouping threshold per video from its tracks' P (`movseg.objects.video_threshold`), starting
     # from group.threshold or the weights' own. Off: it rescues slow movers that unseen video puts just under
-    # the threshold, but finds more false objects on long pans (docs/motion.md, "A threshold per video")
+    # the threshold, but finds more false objects on long pans (docs/motion.md, "A threshold per video").
+    # Measured with the track transformer only; with --motion geometric it reads the baseline's P the same way
     auto_threshold: bool = False
     # Merge objects whose masks touch on most frames (limbs grouped apart from the body; SegAnyMo merges
     # overlapping masks). Off: on the synthetic test scenes it also joins objects that cross each other's
