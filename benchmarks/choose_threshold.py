@@ -70,27 +70,36 @@ def davis_scores(model, root: Path, sequences: list[str], stages: Path, candidat
     return {c: float(np.mean(v)) for c, v in jf.items()}
 
 
-def false_frames(model, static_root: Path, candidates,
-                 windows=MethodConfig.motion_windows, lift=MethodConfig.motion_lift) -> tuple[dict[float, int], int]:
-    """Frames with any predicted object over the camera-only scenes of ``static_root``, per candidate,
-    and the number of frames."""
+def false_frames_per_scene(model, scene: Path, candidates, windows=MethodConfig.motion_windows,
+                           lift=MethodConfig.motion_lift) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(P (N,), core P (N,), frames with any predicted object per candidate int (C,))`` of one camera-only
+    scene, tracked and grouped as the pipeline does."""
     from movseg.io.video import read_video
     from movseg.objects import GroupConfig, group_tracks
     from movseg.tracking import make_queries, track_video
 
     cfg = MethodConfig()
-    count, total = {c: 0 for c in candidates}, 0
+    video = read_video(scene / "frames")
+    q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
+    tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
+    prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), windows, lift=lift)
+    count = np.zeros(len(candidates), np.int32)
+    for i, c in enumerate(candidates):
+        obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c), core)
+        if obj.any():
+            count[i] = labels_for(video, tracks, prob, obj, c).reshape(video.num_frames, -1).any(1).sum()
+    return prob, core, count
+
+
+def false_frames(model, static_root: Path, candidates,
+                 windows=MethodConfig.motion_windows, lift=MethodConfig.motion_lift) -> tuple[dict[float, int], int]:
+    """Frames with any predicted object over the camera-only scenes of ``static_root``, per candidate,
+    and the number of frames."""
+    count, total = np.zeros(len(candidates), np.int64), 0
     for scene in sorted(d for d in static_root.iterdir() if (d / "frames").is_dir()):
-        video = read_video(scene / "frames")
-        q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
-        tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
-        prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), windows, lift=lift)
-        total += video.num_frames
-        for c in candidates:
-            obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c), core)
-            if obj.any():
-                count[c] += int(labels_for(video, tracks, prob, obj, c).reshape(video.num_frames, -1).any(1).sum())
-    return count, total
+        count += false_frames_per_scene(model, scene, candidates, windows, lift)[2]
+        total += len(list((scene / "frames").iterdir()))
+    return {c: int(n) for c, n in zip(candidates, count)}, total
 
 
 def choose(jf: dict[float, float], false: dict[float, int] | None = None, frames: int = 0,

@@ -21,33 +21,17 @@ import numpy as np
 from movseg.eval.evaluate import list_sequences
 from movseg.eval.protocols import evaluate_fine, evaluate_mos
 from movseg.io.masks import read_mask_folder
-from movseg.io.video import read_video
-from movseg.method import MethodConfig, tracker_options
+from movseg.method import MethodConfig
 from movseg.motion import load_model, predict_dynamic_lifted, track_cues
 from movseg.objects import GroupConfig, group_tracks
-from movseg.tracking import make_queries, track_video
 
 sys.path.insert(0, str(Path(__file__).parent))
+from choose_threshold import false_frames_per_scene  # noqa: E402
 from davis_masks import score_sequence, stage_outputs  # noqa: E402
 from synth_grouping import labels_for, mean_jf  # noqa: E402
 from synth_grouping import stage_outputs as scene_outputs  # noqa: E402
 
 CANDIDATES = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)
-
-
-def false_frames_per_scene(model, scene: Path, candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(P (N,), core P (N,), frames with an object per candidate (C,))`` of one camera-only scene."""
-    cfg = MethodConfig()
-    video = read_video(scene / "frames")
-    q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
-    tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
-    prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), cfg.motion_windows, lift=cfg.motion_lift)
-    count = np.zeros(len(candidates), np.int32)
-    for i, c in enumerate(candidates):
-        obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c), core)
-        if obj.any():
-            count[i] = labels_for(video, tracks, prob, obj, c).reshape(video.num_frames, -1).any(1).sum()
-    return prob, core, count
 
 
 def main() -> None:
