@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,8 @@ def main() -> None:
     ap.add_argument("--segment-frames", type=int, action="append", help="piece length (0: whole); repeatable")
     ap.add_argument("--overlap", type=int, action="append",
                     help="frames the pieces share (default: the CLI's); repeatable")
+    ap.add_argument("--segment-args", default="", help="more `movseg segment` options for every run, e.g. "
+                    "'--threshold auto'")
     args = ap.parse_args()
     settings = [(n, o) for n in args.segment_frames or [150, 0] for o in (args.overlap or [None] if n else [None])]
     rows = {s: [] for s in settings}
@@ -66,6 +69,7 @@ def main() -> None:
                 out = Path(tmp) / f"out-{n}-{overlap}"
                 cmd = [sys.executable, "-m", "movseg", "segment", str(clip), "-o", str(out), "-q",
                        "--segment-frames", str(n)] + (["--segment-overlap", str(overlap)] if overlap else [])
+                cmd += shlex.split(args.segment_args)
                 start = time.perf_counter()
                 child = subprocess.Popen(cmd)
                 # this run's own peak. A child starts with its parent's peak (Linux copies it at fork), so this
