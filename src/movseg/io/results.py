@@ -207,10 +207,7 @@ class ResultWriter:
         start = time.perf_counter()
         while self._pending:
             self._pending.popleft().result()
-        for writer in (self._video, self._tracks):
-            if writer is not None:
-                writer.close()
-        self._video = self._tracks = None
+        self._close_videos()
         for fname, data in (extra_files or {}).items():
             self.add_file(fname, data)
         info = dict(info or {})
@@ -243,11 +240,16 @@ class ResultWriter:
         self.done = True
         return self.final
 
-    def __exit__(self, kind, error, trace) -> None:
-        self._pool.shutdown(wait=True)
+    def _close_videos(self) -> None:
+        """Finish overlay.mp4 and tracks.mp4 (those being written)."""
         for writer in (self._video, self._tracks):
             if writer is not None:
                 writer.close()
+        self._video = self._tracks = None
+
+    def __exit__(self, kind, error, trace) -> None:
+        self._pool.shutdown(wait=True)
+        self._close_videos()
         if kind is None and not self.done:
             error = MovsegError("the result was not finished: call finish() inside the with block")
             self._atomic.__exit__(MovsegError, error, None)  # removes the temporary folder
