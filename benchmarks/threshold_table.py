@@ -4,6 +4,12 @@ A rule that picks a threshold per video from its own P can then be scored withou
 
     python benchmarks/threshold_table.py --weights default --davis ../shared/data/davis2016 \
         --static /tmp/synth_static_val48 --out out/thresholds-shipped.npz
+    python benchmarks/threshold_table.py --read out/thresholds-fold2.npz \
+        --held-out bmx-bumps,dog-agility,hockey,mallard-fly,surf
+
+``--read`` scores a cross-validation fold from a table: the threshold chosen by mean J&F on the
+sequences the weights trained on (the others), and the held-out sequences at it and at
+``--threshold auto`` (:func:`movseg.objects.video_threshold`, falling back on the chosen one).
 
 Development only (the stage outputs come from ``davis_masks.py``'s cache; camera-only scenes are
 tracked here). Report figures from `movseg bench`.
@@ -23,7 +29,7 @@ from movseg.eval.protocols import evaluate_fine, evaluate_mos
 from movseg.io.masks import read_mask_folder
 from movseg.method import MethodConfig
 from movseg.motion import load_model, predict_dynamic_lifted, track_cues
-from movseg.objects import GroupConfig, group_tracks
+from movseg.objects import GroupConfig, group_tracks, video_threshold
 
 sys.path.insert(0, str(Path(__file__).parent))
 from choose_threshold import false_frames_per_scene  # noqa: E402
@@ -44,8 +50,14 @@ def main() -> None:
     ap.add_argument("--synth", action="append", default=[], help="folder of rendered scenes with moving objects: "
                     "MOS and per-object J&F per candidate (repeatable)")
     ap.add_argument("--synth-cache", default="out/grouping", help="tracks per scene, as synth_grouping.py caches them")
-    ap.add_argument("--out", required=True, help=".npz to write")
+    ap.add_argument("--out", help=".npz to write")
+    ap.add_argument("--read", help="a table this script wrote: score a cross-validation fold from it")
+    ap.add_argument("--held-out", help="with --read: the fold's held-out sequences, comma-separated")
     args = ap.parse_args()
+    if args.read:
+        return score_fold(np.load(args.read), args.held_out.split(",") if args.held_out else [])
+    if not args.out:
+        ap.error("--out is required unless --read is given")
     model = load_model(None if args.weights == "default" else args.weights)
     cfg = MethodConfig()
     table: dict[str, np.ndarray] = {"candidates": np.array(CANDIDATES)}
@@ -88,6 +100,32 @@ def main() -> None:
             print(f"{key:<40} MOS " + " ".join(f"{100 * np.mean(v):5.1f}" for v in mos), flush=True)
     np.savez_compressed(args.out, **table)
     print(f"wrote {args.out} ({time.perf_counter() - t0:.0f} s)")
+
+
+def score_fold(table, held_out: list[str]) -> None:
+    """Print the threshold chosen on the trained-on sequences of ``table`` and the held-out J&F at it and
+    at the per-video threshold, per sequence and on average; camera-only scenes' false frames likewise."""
+    cands = [round(float(c), 2) for c in table["candidates"]]
+    seqs = sorted(k.split("/")[1] for k in table if k.startswith("davis/") and k.endswith("/jf"))
+    trained = [s for s in seqs if s not in held_out]
+    chosen = cands[int(np.argmax(np.mean([table[f"davis/{s}/jf"] for s in trained], axis=0)))]
+    print(f"chosen on {len(trained)} trained-on sequences: {chosen}")
+    rows = {"chosen": [], "auto": []}
+    for s in held_out:
+        jf = table[f"davis/{s}/jf"]
+        auto = video_threshold(table[f"davis/{s}/prob"], chosen)
+        rows["chosen"].append(jf[cands.index(chosen)])
+        rows["auto"].append(jf[cands.index(round(auto, 2))])
+        print(f"  {s:<20} at {chosen}: {100 * rows['chosen'][-1]:5.1f}   auto ({auto}): {100 * rows['auto'][-1]:5.1f}")
+    if held_out:
+        print(f"held-out mean at {chosen}: {100 * np.mean(rows['chosen']):.1f}   auto: {100 * np.mean(rows['auto']):.1f}")
+    for folder in sorted({k.split("/")[1] for k in table if k.startswith("static/")}):
+        keys = sorted({k.rsplit("/", 1)[0] for k in table if k.startswith(f"static/{folder}/")})
+        fixed = sum(int(table[f"{k}/false"][cands.index(chosen)]) for k in keys)
+        auto = sum(int(table[f"{k}/false"][cands.index(round(video_threshold(table[f"{k}/prob"], chosen), 2))])
+                   for k in keys)
+        frames = sum(int(table[f"{k}/frames"]) for k in keys)
+        print(f"camera-only {folder}: frames with a false object at {chosen}: {fixed}, auto: {auto} (of {frames})")
 
 
 if __name__ == "__main__":
