@@ -304,6 +304,12 @@ def test_with_a_threshold_the_whole_video_scores_and_lifts_only_the_tracks_the_l
     lifted, before = predict_dynamic_lifted(model, cues, (None, 24), lift=lift, threshold=thr)
     np.testing.assert_array_equal(lifted, got)
     np.testing.assert_array_equal(before, windows)  # the P before the lift is the windows'
+    # a range the threshold will be chosen in (--threshold auto): below its top and liftable over its bottom
+    lo, hi = float(np.quantile(windows, 0.85)), float(np.quantile(windows, 0.95))
+    span = (windows < hi) & (logit(windows) >= logit(lo) - lift)
+    ranged = predict_dynamic_max(model, cues, (None, 24), lift=lift, threshold=(lo, hi))
+    np.testing.assert_array_equal(ranged[~span], windows[~span])
+    assert (ranged[span] > windows[span]).mean() > 0.5 and span.sum() > band.sum()
 
 
 def test_blocks_run_on_valid_tokens_only_with_the_same_result():

@@ -13,7 +13,8 @@ from movseg.errors import MovsegError
 from movseg.masks import build_segmenter, grabcut_refine
 from movseg.method import motion_states, sparse_prompt
 from movseg.motion import load_model, save_model
-from movseg.objects import FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold, video_threshold
+from movseg.objects import (FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold, video_threshold,
+                            video_threshold_span)
 from movseg.types import Tracks, Video
 
 
@@ -333,6 +334,19 @@ def test_the_threshold_per_video_goes_below_a_mode_of_movers_and_only_then():
     # a mode at 0.8 above a sparse valley at 0.55-0.65: the threshold is the valley, not the default
     mid = 1 / (1 + np.exp(-rng.normal(1.4, 0.2, 400)))
     assert 0.5 <= video_threshold(np.concatenate([background, mid]), default=0.85) < 0.75
+
+
+def test_tracks_outside_the_span_of_the_threshold_per_video_change_neither_its_choice_nor_their_side():
+    lo, hi = video_threshold_span()
+    assert 0.3 < lo < 0.5 and 0.9 < hi < 0.95
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-rng.normal(rng.uniform(-3, 3), rng.uniform(0.2, 3), 500)))
+        t = video_threshold(p, default=0.7)
+        below = rng.uniform(0, lo - 1e-6, 300)
+        above = rng.uniform(hi + 1e-6, 1, 300)
+        assert video_threshold(np.concatenate([p, below, above]), default=0.7) == t
+        assert (below < t).all() and (above > t).all()
 
 
 def test_static_video_and_tiny_videos_give_no_objects(tmp_path, capsys):

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from movseg.errors import MovsegError
-from movseg.objects import FragmentConfig, GroupConfig, group_tracks, join_fragments, resolve_threshold, video_threshold
+from movseg.objects import (FragmentConfig, GroupConfig, group_tracks, join_fragments, resolve_threshold, video_threshold,
+                            video_threshold_span)
 from movseg.types import Segmentation, Tracks, Video
 
 
@@ -121,10 +122,11 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         if cfg.motion == "transformer":
             model = load_model(cfg.weights, device=cfg.device)
             group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold, model.threshold))
-            # to choose a threshold from P, the whole video lifts every track it can, not only those it can
-            # carry over the weights' threshold
-            prob, core = predict_dynamic_lifted(model, cues, cfg.motion_windows, lift=cfg.motion_lift,
-                                                threshold=None if cfg.auto_threshold else group.threshold)
+            gate = group.threshold
+            if cfg.auto_threshold:  # the whole video lifts every track that can move the choice of a threshold
+                lo, hi = video_threshold_span()
+                gate = (min(lo, gate), max(hi, gate))
+            prob, core = predict_dynamic_lifted(model, cues, cfg.motion_windows, lift=cfg.motion_lift, threshold=gate)
         else:
             group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold))
             prob = core = geometric_dynamic(cues)

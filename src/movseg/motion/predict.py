@@ -120,7 +120,7 @@ def predict_dynamic_max(model: TrackTransformer, cues: TrackCues, windows: tuple
 
 def predict_dynamic_lifted(model: TrackTransformer, cues: TrackCues, windows: tuple[int | None, ...],
                            chunk: int = 256, seed: int = 0, lift: float | None = None,
-                           threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                           threshold: float | tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """P(dynamic) ``float32 (N,)`` from one :func:`predict_dynamic` scoring per entry of ``windows``
     (None: the whole video at once), and the P of the windows alone ``(N,)``, before the whole video
     lifted it (the same array where nothing was lifted). A window as long as the video is the whole
@@ -133,7 +133,8 @@ def predict_dynamic_lifted(model: TrackTransformer, cues: TrackCues, windows: tu
     (docs/motion.md, "A capped lift"). With only the whole video, or only windows, P is that scoring's.
 
     With a ``lift`` and the grouping ``threshold``, the whole video scores only the tracks that the
-    lift can carry over the threshold (windowed P below it, by less than ``lift`` in logit), each with
+    lift can carry over the threshold (windowed P below it, by less than ``lift`` in logit); with a range
+    ``(lo, hi)`` the threshold will be chosen in, those below ``hi`` that it can carry over ``lo``. Each with
     :data:`LIFT_FILL` other tracks drawn at random, since the model judges a track against the others
     in its chunk; only those tracks are lifted. The grouping is nearly that of a whole-video pass over
     every track, at a fraction of its cost (docs/motion.md, "The lift where it can matter").
@@ -163,11 +164,14 @@ LIFT_FILL = 3  # other tracks per lifted track in the whole-video pass of a gate
 
 
 def _whole_where_it_can_lift(model: TrackTransformer, cues: TrackCues, best: np.ndarray, lift: float,
-                             threshold: float, chunk: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The indices of the tracks that a lift of ``lift`` can carry over ``threshold``, and the whole-video
-    P ``(N,)`` of those tracks (``best`` elsewhere)."""
+                             threshold: float | tuple[float, float], chunk: int,
+                             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the tracks that a lift of ``lift`` can carry over ``threshold`` (or, for a range, that
+    are below its top and can be carried over its bottom), and the whole-video P ``(N,)`` of those tracks
+    (``best`` elsewhere)."""
+    lo, hi = threshold if isinstance(threshold, tuple) else (threshold, threshold)
     logit = _logit(best)
-    rows = np.flatnonzero((best > 0) & (best < threshold) & (logit >= _logit(threshold) - lift))
+    rows = np.flatnonzero((best > 0) & (best < hi) & (logit >= _logit(lo) - lift))
     whole = best.copy()
     if len(rows):
         rest = np.setdiff1d(np.arange(len(best)), rows)

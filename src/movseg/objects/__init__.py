@@ -31,7 +31,8 @@ from movseg.objects.stitch import Stitcher, match_objects
 from movseg.types import Tracks
 
 __all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GroupConfig", "Stitcher", "group_tracks", "join_fragments",
-           "match_objects", "merge_fragments", "resolve_threshold", "video_threshold"]
+           "match_objects", "merge_fragments", "resolve_threshold", "video_threshold",
+           "video_threshold_span"]
 
 
 # the grouping threshold when neither the user nor the motion model's weights give one; the shipped weights
@@ -42,6 +43,15 @@ DEFAULT_THRESHOLD = 0.7
 def resolve_threshold(*choices: float | None) -> float:
     """The first of ``choices`` that is not None, else :data:`DEFAULT_THRESHOLD`."""
     return next((c for c in choices if c is not None), DEFAULT_THRESHOLD)
+
+
+def video_threshold_span(low: float = 0.5, high: float = 0.9, bandwidth: float = 0.35) -> tuple[float, float]:
+    """``(lo, hi)``: a track whose P(dynamic) stays below ``lo`` or above ``hi`` changes neither
+    :func:`video_threshold`'s choice (with these settings) nor which side of it the track falls on."""
+    def edge(p: float, by: float) -> float:  # the P whose logit is ``by`` from p's
+        return float(1 / (1 + np.exp(-np.log(p / (1 - p)) - by)))
+
+    return edge(low, -bandwidth), edge(high, bandwidth)
 
 
 def video_threshold(dynamic_prob: np.ndarray, default: float, low: float = 0.5, high: float = 0.9,
