@@ -45,17 +45,21 @@ def resolve_threshold(*choices: float | None) -> float:
     return next((c for c in choices if c is not None), DEFAULT_THRESHOLD)
 
 
-def video_threshold_span(low: float = 0.5, high: float = 0.9, bandwidth: float = 0.35) -> tuple[float, float]:
+# the grid of thresholds that video_threshold chooses from, and how far (in logit) a track counts towards a point
+AUTO_LOW, AUTO_HIGH, AUTO_BANDWIDTH = 0.5, 0.9, 0.35
+
+
+def video_threshold_span(low: float = AUTO_LOW, high: float = AUTO_HIGH,
+                         bandwidth: float = AUTO_BANDWIDTH) -> tuple[float, float]:
     """``(lo, hi)``: a track whose P(dynamic) stays below ``lo`` or above ``hi`` changes neither
     :func:`video_threshold`'s choice (with these settings) nor which side of it the track falls on."""
-    def edge(p: float, by: float) -> float:  # the P whose logit is ``by`` from p's
-        return float(1 / (1 + np.exp(-np.log(p / (1 - p)) - by)))
+    logit = np.log(np.array([low, high]) / (1 - np.array([low, high]))) + [-bandwidth, bandwidth]
+    lo, hi = 1 / (1 + np.exp(-logit))
+    return float(lo), float(hi)
 
-    return edge(low, -bandwidth), edge(high, bandwidth)
 
-
-def video_threshold(dynamic_prob: np.ndarray, default: float, low: float = 0.5, high: float = 0.9,
-                    bandwidth: float = 0.35, rise: float = 1.5) -> float:
+def video_threshold(dynamic_prob: np.ndarray, default: float, low: float = AUTO_LOW, high: float = AUTO_HIGH,
+                    bandwidth: float = AUTO_BANDWIDTH, rise: float = 1.5) -> float:
     """A grouping threshold for one video, read from its own P(dynamic) (``--threshold auto``).
 
     On video it never saw, the track transformer may put a moving object's tracks anywhere from about 0.5
