@@ -53,8 +53,8 @@ def video_threshold_span(low: float = AUTO_LOW, high: float = AUTO_HIGH,
                          bandwidth: float = AUTO_BANDWIDTH) -> tuple[float, float]:
     """``(lo, hi)``: a track whose P(dynamic) stays below ``lo`` or above ``hi`` changes neither
     :func:`video_threshold`'s choice (with these settings) nor which side of it the track falls on."""
-    logit = np.log(np.array([low, high]) / (1 - np.array([low, high]))) + [-bandwidth, bandwidth]
-    lo, hi = 1 / (1 + np.exp(-logit))
+    ends = np.array([low, high])
+    lo, hi = 1 / (1 + np.exp(-np.log(ends / (1 - ends)) - [-bandwidth, bandwidth]))
     return float(lo), float(hi)
 
 
