@@ -363,6 +363,91 @@ def test_static_video_and_tiny_videos_give_no_objects(tmp_path, capsys):
         assert len(list((tmp_path / "out" / f"t{T}" / "masks").glob("*.png"))) == T
 
 
+def square_tracks(x0: float, y0: float, speed: float, frames, T: int, side: int = 30, spacing: int = 6):
+    """Tracks on a grid over a square at ``(x0, y0)`` at frame 0 moving ``speed`` px/frame right, visible
+    on ``frames`` only (elsewhere they rest where they were last seen, as lost points do)."""
+    ys, xs = np.mgrid[0:side:spacing, 0:side:spacing]
+    n = xs.size
+    t = np.arange(T)
+    xy = np.zeros((n, T, 2), np.float32)
+    xy[..., 0] = x0 + xs.ravel()[:, None] + speed * t[None]
+    xy[..., 1] = y0 + ys.ravel()[:, None]
+    visible = np.zeros((n, T), bool)
+    visible[:, frames] = True
+    return xy, visible
+
+
+def join_case(*objects, T: int = 24):
+    """Tracks, object ids 1..K and the moving points of ``objects``: (x0, y0, speed, visible frames) each."""
+    parts = [square_tracks(x0, y0, v, f, T) for x0, y0, v, f in objects]
+    xy = np.concatenate([p[0] for p in parts])
+    vis = np.concatenate([p[1] for p in parts])
+    oid = np.concatenate([np.full(len(p[0]), k, np.int32) for k, p in enumerate(parts, start=1)])
+    n = len(oid)
+    return Tracks(xy, vis, np.ones((n, T), np.float32), np.zeros(n, np.int32)), oid, vis.copy()
+
+
+def test_an_object_hidden_for_a_few_frames_keeps_its_id_and_strangers_do_not_take_it():
+    from movseg.objects import GapConfig, join_across_gaps
+
+    # a square goes behind an occluder at frame 10 and comes out at 14 where its motion takes it (id 1 then 2);
+    # one that appears at 14 far from where the first would be, and one moving the other way, stay apart
+    tracks, oid, moving = join_case((10, 20, 4, slice(0, 10)), (10, 20, 4, slice(14, 24)),
+                                    (10, 120, 4, slice(14, 24)), (200, 20, -4, slice(14, 24)))
+    out = join_across_gaps(tracks, oid, (240, 320), moving=moving)
+    assert out.dtype == np.int32
+    assert len(set(out[oid == 1])) == 1 and (out[oid == 1] == out[oid == 2]).all()
+    assert len({out[oid == k][0] for k in (1, 3, 4)}) == 3
+    assert set(out) == {1, 2, 3}  # renumbered without gaps, the joined object first (it has most tracks)
+    assert out[oid == 1][0] == 1
+    # too long a gap, or no gap at all (both present on a frame), and nothing joins
+    far = join_across_gaps(tracks, oid, (240, 320), GapConfig(max_gap=2), moving=moving)
+    assert len(set(far)) == 4
+    tracks, oid, moving = join_case((10, 20, 4, slice(0, 12)), (10, 20, 4, slice(11, 24)))
+    assert len(set(join_across_gaps(tracks, oid, (240, 320), moving=moving))) == 2
+    # nor across a shot change, however well the motion fits
+    tracks, oid, moving = join_case((10, 20, 4, slice(0, 10)), (10, 20, 4, slice(14, 24)))
+    assert len(set(join_across_gaps(tracks, oid, (240, 320), moving=moving))) == 1
+    assert len(set(join_across_gaps(tracks, oid, (240, 320), moving=moving, cuts=[12]))) == 2
+
+
+def test_points_left_behind_still_do_not_make_an_object_last():
+    from movseg.objects import join_across_gaps
+
+    # the first square's tracks stay visible after frame 10, resting on the scenery beside the occluder
+    # (a tracker that let them slide off): only the points that move say where the object is
+    tracks, oid, moving = join_case((10, 20, 4, slice(0, 10)), (10, 20, 4, slice(14, 24)))
+    first = oid == 1
+    tracks.visible[first, 10:] = True
+    tracks.xy[first, 10:] = tracks.xy[first, 9:10]
+    assert len(set(join_across_gaps(tracks, oid, (240, 320)))) == 2  # judged on visible points: it never ends
+    assert len(set(join_across_gaps(tracks, oid, (240, 320), moving=moving))) == 1
+
+
+def test_segment_keeps_one_id_for_a_square_that_passes_behind_a_pillar(tmp_path):
+    from conftest import write_frames
+    from movseg.cli import main
+    from movseg.io.masks import read_mask
+
+    T, h, w, size = 48, 144, 320, 36
+    frames = np.repeat(textured(h, w, 0)[None], T, axis=0)
+    labels = np.zeros((T, h, w), np.uint8)
+    for t in range(T):  # fully hidden on frames 26-27 behind the pillar at x 110-149
+        x = 6 + 4 * t
+        frames[t, 60 : 60 + size, x : x + size] = textured(size, size, 1)
+        labels[t, 60 : 60 + size, x : x + size] = 1
+    frames[:, :, 110:150] = textured(h, 40, 3)
+    labels[:, :, 110:150] = 0
+    write_frames(tmp_path / "pillar", frames)
+    assert main(["segment", str(tmp_path / "pillar"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    res = tmp_path / "out" / "pillar"
+    assert len(json.loads((res / "result.json").read_text())["objects"]) == 1
+    pred = np.stack([read_mask(p) for p in sorted((res / "masks").glob("*.png"))])
+    for t in (10, 40):  # before and after the pillar, the square is object 1
+        inside = pred[t][labels[t] == 1]
+        assert (inside == 1).mean() > 0.7, (t, (inside == 1).mean())
+
+
 def test_match_objects_pairs_the_same_objects_and_leaves_strangers_apart():
     from movseg.objects import match_objects
 

@@ -12,7 +12,8 @@ connected component is then cut where only a few tracks hold it together (a weak
 :class:`GroupConfig`); the parts are the objects.
 
 Tracks span the whole video (tracked forward and backward), so one component keeps one id from the
-first frame to the last, through occlusions that some of its tracks survive. Two objects that move
+first frame to the last, through occlusions that some of its tracks survive; when none survives,
+:func:`~movseg.objects.gaps.join_across_gaps` gives the object that comes out the id of the one that went in. Two objects that move
 the same way are kept apart as long as they never touch (no links between them); objects with too
 few tracks are dropped.
 """
@@ -27,11 +28,12 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from movseg.objects.fragments import FragmentConfig, join_fragments, merge_fragments
+from movseg.objects.gaps import GapConfig, join_across_gaps
 from movseg.objects.stitch import Stitcher, match_objects
 from movseg.types import Tracks
 
-__all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GroupConfig", "Stitcher", "group_tracks", "join_fragments",
-           "match_objects", "merge_fragments", "resolve_threshold", "video_threshold",
+__all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GapConfig", "GroupConfig", "Stitcher", "group_tracks",
+           "join_across_gaps", "join_fragments", "match_objects", "merge_fragments", "resolve_threshold", "video_threshold",
            "video_threshold_span"]
 
 
