@@ -263,3 +263,20 @@ def test_tracks_are_drawn_in_their_objects_colour():
     three = list(draw_tracks(video, tracks4, max_tracks=3, object_id=np.array([2, 2, 0, 2])))[0]
     assert three[10, 50].tolist() == [150, 150, 150]  # a third of the budget stays with the static tracks
     assert sum(three[y, x].tolist() == DAVIS_PALETTE[2].tolist() for x, y in ((10, 10), (40, 30), (20, 20))) == 2
+
+
+def test_flow_at_full_size_keeps_up_with_a_small_object():
+    """DIS medium computes its finest flow at half the working size, where a 20 px square is pulled towards the
+    scenery around it; ``finest_scale=0`` follows it (docs/tracking.md, "A small object behind a pillar")."""
+    from movseg.tracking import FlowTracker
+
+    frames, labels = moving_square_clip(T=12, h=120, w=240, size=20, speed=4)
+    video = Video(frames, 24.0, [f"{i:05d}" for i in range(len(frames))])
+    ys, xs = np.nonzero(labels[0])
+    queries = np.stack([np.zeros(len(xs)), xs, ys], 1)[::7].astype(np.float32)  # points on the square at frame 0
+    truth = queries[:, 1:] + [4.0 * (len(frames) - 1), 0]
+    errors = {}  # median distance from the truth at the last frame, over the points (visible or not)
+    for finest in (None, 0):
+        tracks = FlowTracker(finest_scale=finest)(video, queries)
+        errors[finest] = np.median(np.linalg.norm(tracks.xy[:, -1] - truth, axis=1))
+    assert errors[0] < 2.0 and errors[None] > 5.0, errors  # measured: 1.2 and 15.5 px

@@ -21,13 +21,16 @@ class DISFlow:
     """Dense flow between two grayscale frames with OpenCV's DIS.
 
     ``flow(a, b)`` returns ``float32 (H, W, 2)`` displacements (dx, dy) such
-    that pixel (x, y) of ``a`` maps to (x + dx, y + dy) in ``b``.
+    that pixel (x, y) of ``a`` maps to (x + dx, y + dy) in ``b``. ``finest_scale`` overrides the preset's
+    finest pyramid level (0: full size).
     """
 
-    def __init__(self, preset: str = "medium"):
+    def __init__(self, preset: str = "medium", finest_scale: int | None = None):
         if preset not in _PRESETS:
             raise ValueError(f"unknown DIS preset {preset!r}: choose one of {', '.join(_PRESETS)}")
         self._dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
+        if finest_scale is not None:  # the finest pyramid level computed (0: full size; medium's own is 1, half size)
+            self._dis.setFinestScale(finest_scale)
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self._dis.calc(a, b, None)

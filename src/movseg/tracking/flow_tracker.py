@@ -53,6 +53,9 @@ CONFIDENCE = np.array([4.312, -2.148, 0.585, -0.924, -2.152], np.float32)
 @dataclass
 class FlowTrackerConfig:
     preset: str = "medium"  # DIS preset: ultrafast | fast | medium
+    # finest pyramid level of the flow (None: the preset's, 1 = half the working size for medium; 0 = full size:
+    # small objects' tracks keep up with them, docs/tracking.md, "A small object behind a pillar")
+    finest_scale: int | None = None
     work_side: int = 480  # longest image side at which flow is computed (px)
     fb_check: bool = True  # forward-backward consistency check (off = naive chaining)
     fb_alpha: float = 0.01  # a step is consistent when |f + b|^2 < fb_alpha (|f|^2 + |b|^2) + fb_beta
@@ -87,7 +90,7 @@ class FlowTracker:
         size, sx, sy = working_size(H, W, self.cfg.work_side)
         t0 = time.perf_counter()
         gray = [cv2.resize(to_gray(f), size, interpolation=cv2.INTER_AREA) for f in video.frames]
-        flows = _Flows(gray, self.cfg.preset, self.cfg.link)
+        flows = _Flows(gray, self.cfg.preset, self.cfg.link, self.cfg.finest_scale)
         self.timings["flow"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         qt = np.round(q[:, 0]).astype(int)
@@ -119,9 +122,9 @@ class _Flows:
     ``links[a] = (a + K, forward, backward)``.
     """
 
-    def __init__(self, gray: list[np.ndarray], preset: str, link: int = 0):
+    def __init__(self, gray: list[np.ndarray], preset: str, link: int = 0, finest_scale: int | None = None):
         def flows(pairs) -> list[np.ndarray]:
-            dis = DISFlow(preset)  # one per thread
+            dis = DISFlow(preset, finest_scale)  # one per thread
             return [dis(a, b).astype(np.float16) for a, b in pairs]
 
         starts = list(range(0, len(gray) - link, link)) if link > 0 else []
