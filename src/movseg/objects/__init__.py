@@ -13,9 +13,9 @@ connected component is then cut where only a few tracks hold it together (a weak
 
 Tracks span the whole video (tracked forward and backward), so one component keeps one id from the
 first frame to the last, through occlusions that some of its tracks survive; when none survives,
-:func:`~movseg.objects.gaps.join_across_gaps` gives the object that comes out the id of the one that went in. Two objects that move
-the same way are kept apart as long as they never touch (no links between them); objects with too
-few tracks are dropped.
+:func:`~movseg.objects.gaps.join_across_gaps` gives the object that comes out the id of the one that
+went in. Two objects that move the same way are kept apart as long as they never touch (no links
+between them); objects with too few tracks are dropped.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from movseg.objects.stitch import Stitcher, match_objects
 from movseg.types import Tracks
 
 __all__ = ["DEFAULT_THRESHOLD", "FragmentConfig", "GapConfig", "GroupConfig", "Stitcher", "group_tracks",
-           "join_across_gaps", "join_fragments", "match_objects", "merge_fragments", "resolve_threshold", "video_threshold",
-           "video_threshold_span"]
+           "join_across_gaps", "join_fragments", "match_objects", "merge_fragments", "resolve_threshold",
+           "video_threshold", "video_threshold_span"]
 
 
 # the grouping threshold when neither the user nor the motion model's weights give one; the shipped weights

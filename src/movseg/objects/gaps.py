@@ -7,9 +7,9 @@ the grouping, which links tracks that share frames, gives it a new id. :func:`jo
 two groups when
 
 * the second begins at most ``max_gap`` frames after the first ends, in the same shot, and they never share
-  a frame of those spans. An object's span is the frames where at least ``min_points`` of its tracks are visible and move
-  against the camera: a track that slid off the object onto the scenery beside the occluder stays visible
-  there, still, and must not make the object last;
+  a frame of those spans. An object's span is the frames where at least ``min_points`` of its tracks are
+  visible and move against the camera: a track that slid off the object onto the scenery beside the
+  occluder stays visible there, still, and must not make the object last;
 * the first one's position at its last frame, carried on at its velocity there, lands within ``reach``
   times the larger object's typical extent of the second one's position at its first frame, and the same
   holds backwards;
@@ -27,13 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from movseg.objects.fragments import _root
 from movseg.types import Tracks
 
 
 @dataclass
 class GapConfig:
     max_gap: int = 12  # frames without the object between the two spans (0: never join)
-    min_points: int = 3  # an object is present on a frame where at least this many of its tracks are visible
+    min_points: int = 3  # an object is present on a frame where at least this many of its tracks move
     horizon: int = 4  # velocity over up to this many frames at each end
     # the predicted position within this share of the larger object's extent (plus the speed tolerance per frame
     # of gap): at the two ends the object is partly hidden, its trailing part going in and its leading part
@@ -144,10 +145,3 @@ def _mismatch(tail: _End, head: _End, gap: int, side: float, cfg: GapConfig) -> 
     if max(forward, backward) > reach:
         return None
     return float(forward + backward)
-
-
-def _root(parent: np.ndarray, k: int) -> int:
-    while parent[k] != k:
-        parent[k] = parent[parent[k]]
-        k = parent[k]
-    return int(k)
