@@ -92,6 +92,12 @@ def test_strided_davis_samples_are_every_sth_frame_tracked_anew(tmp_path):
     np.savez(stale, **{k: v for k, v in full.items()})
     with pytest.raises(MovsegError, match="other cue settings"):
         load_sample(stale)
+    # the cache records the tracker settings that made it: other settings would mix two trackers' tracks
+    with pytest.raises(MovsegError, match="give another cache folder"):
+        prepare_davis(tmp_path / "cache", root, ["sq"], progress=False, options={"link": 0, "finest_scale": 2})
+    (tmp_path / "cache" / "tracker.json").unlink()  # as a cache from before the record
+    with pytest.raises(MovsegError, match="no record of the tracker settings"):
+        prepare_davis(tmp_path / "cache", root, ["sq"], progress=False)
 
 
 def test_training_can_start_from_given_weights(tmp_path):

@@ -113,8 +113,9 @@ def _write(path: Path, fn, *args) -> str:
 
 def prepare_synth(cache: str | Path, seed: int, scenes: int, preset: str = "train", workers: int = 1,
                   progress: bool = True, options: dict | None = None) -> list[Path]:
-    """Cache samples of scenes ``0..scenes-1`` of ``seed`` in ``cache/<preset>-<seed>/`` (existing ones are kept,
-    whatever tracker settings made them: give other ``options`` another cache)."""
+    """Cache samples of scenes ``0..scenes-1`` of ``seed`` in ``cache/<preset>-<seed>/`` (existing ones are kept;
+    see :func:`claim_cache` for other tracker ``options``)."""
+    claim_cache(cache, options)
     folder = Path(cache) / f"{preset}-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
     sample = partial(synth_sample, options=options)
@@ -127,6 +128,7 @@ def prepare_davis(cache: str | Path, root: str | Path, sequences: list[str], wor
                   progress: bool = True, strides: tuple[int, ...] = (1,), options: dict | None = None) -> list[Path]:
     """Cache samples of DAVIS sequences in ``cache/davis/``: for each stride s, one per offset
     0..s-1 (``<seq>.npz`` at stride 1, ``<seq>-s<s>o<offset>.npz`` otherwise)."""
+    claim_cache(cache, options)
     folder = Path(cache) / "davis"
     folder.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -137,6 +139,26 @@ def prepare_davis(cache: str | Path, root: str | Path, sequences: list[str], wor
                 jobs.append((folder / name, partial(davis_sample, stride=st, offset=o, options=options), str(root), s))
     _run(jobs, workers, progress, "tracks davis")
     return [j[0] for j in jobs]
+
+
+def claim_cache(cache: str | Path, options: dict | None = None) -> None:
+    """Record in ``cache/tracker.json`` the `flow` tracker settings its samples are made with (``options``;
+    None: the pipeline's), or refuse with a :class:`MovsegError` a cache made with other settings or with
+    no record: its tracks would differ from those the model is trained or measured for."""
+    cache = Path(cache)
+    record = cache / "tracker.json"
+    wanted = tracker_options("flow", options)
+    if record.exists():
+        made = json.loads(record.read_text())
+        if made != wanted:
+            raise MovsegError(f"cache {cache} holds tracks made with tracker settings {made}, not {wanted}: "
+                              "give another cache folder")
+        return
+    if any(cache.glob("*/*.npz")):
+        raise MovsegError(f"cache {cache} has no record of the tracker settings that made it (an older movseg): "
+                          "delete it or give another cache folder")
+    cache.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(wanted, sort_keys=True) + "\n")
 
 
 def _run(jobs, workers: int, progress: bool, desc: str) -> None:

@@ -45,7 +45,7 @@ class TrainConfig:
     davis_fraction: float = 0.25  # share of batch videos drawn from DAVIS when davis_root is set
     davis_strides: tuple[int, ...] = (1,)  # also train on every s-th frame (all offsets): faster real motion
     # settings of the `flow` tracker that makes the samples (None: the pipeline's, movseg.method.PIPELINE_FLOW);
-    # other settings need another `cache`
+    # a cache records them and refuses others
     tracker_options: dict | None = None
     steps: int = 6000  # optimiser steps
     batch: int = 2  # videos per batch
