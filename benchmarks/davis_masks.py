@@ -32,7 +32,7 @@ from movseg.eval.metrics import boundary_f, jaccard
 from movseg.io.masks import read_mask
 from movseg.io.video import read_video
 from movseg.masks import build_segmenter
-from movseg.method import MethodConfig, prompt_objects, segment_moving_objects
+from movseg.method import MethodConfig, prompt_objects, segment_moving_objects, tracker_options
 from movseg.objects import GroupConfig, group_tracks, resolve_threshold
 from movseg.types import Tracks
 
@@ -41,7 +41,8 @@ def stage_path(seq: str, cache: Path, cfg: MethodConfig) -> Path:
     """The cache file of one sequence's stage outputs, keyed on the defaults that shape the tracks, their
     P(dynamic) and the objects."""
     scoring = "-".join(str(w or 0) for w in cfg.motion_windows) + f"-lift{cfg.motion_lift}"
-    return cache / f"{seq}-grid{cfg.grid_size}-{cfg.max_tracks}-w{scoring}-core{cfg.group.min_core}.npz"
+    tracker = cfg.tracker + "".join(f"-{k}{v}" for k, v in sorted(tracker_options(cfg.tracker, cfg.tracker_options).items()))
+    return cache / f"{seq}-{tracker}-grid{cfg.grid_size}-{cfg.max_tracks}-w{scoring}-core{cfg.group.min_core}.npz"
 
 
 def stage_outputs(root: Path, seq: str, cache: Path, cfg: MethodConfig | None = None):

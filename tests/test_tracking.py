@@ -117,17 +117,21 @@ def test_a_long_link_finds_a_point_that_two_corrupted_frames_made_the_chain_lose
     assert np.abs(linked.xy[0, 4:, 0] - truth[4:]).max() < 1.0 and np.abs(linked.xy[0, 4:, 1] - 80).max() < 1.0
 
 
-def test_the_pipeline_tracks_without_long_links_as_its_weights_learnt():
+def test_the_pipeline_tracks_as_its_shipped_weights_learnt():
+    import json
+
     from movseg.method import MethodConfig, tracker_options
+    from movseg.motion.predict import DEFAULT_WEIGHTS
     from movseg.tracking.flow_tracker import FlowTrackerConfig
 
     assert FlowTrackerConfig().link == 4  # `movseg track` and the tracker's own default link
-    assert MethodConfig().tracker_options is None and tracker_options("flow") == {"link": 0}
+    trained = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())["training"]["tracker_options"]
+    assert MethodConfig().tracker_options is None and tracker_options("flow") == trained == {"link": 0, "finest_scale": 0}
     assert tracker_options("lk") == {} and tracker_options("flow", {}) == {}  # other trackers; explicit settings win
     frames, _ = moving_square_clip(T=9, h=160, w=224, size=48, speed=2)
     q = np.array([[0, 34, 80], [4, 150, 30]], np.float32)
     a = track_video(video_of(frames), queries=q, **tracker_options("flow"))
-    b = build_tracker("flow", link=0)(video_of(frames), q)
+    b = build_tracker("flow", link=0, finest_scale=0)(video_of(frames), q)
     assert np.array_equal(a.xy, b.xy) and np.array_equal(a.visible, b.visible)
 
 

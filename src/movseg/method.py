@@ -26,10 +26,11 @@ from movseg.types import Segmentation, Tracks, Video
 
 MIN_FRAMES = 3  # shorter videos give empty masks: one frame has no motion, two too little to trust
 
-# The shipped track transformer learnt from `flow` tracks without long links. With links its DAVIS dev J&F is 62.6
-# against 62.8, and a model trained on linked tracks scores 61.9 (docs/tracking.md, "Long links"), so the pipeline
-# and the training data made for it keep the tracker without them
-PIPELINE_FLOW = {"link": 0}
+# The shipped track transformer learnt from `flow` tracks without long links and with DIS at full size. Links cost
+# J&F (62.6 against 62.8; trained on linked tracks 61.9: docs/tracking.md, "Long links"); DIS's default finest
+# scale, half size, lets small objects' tracks lag and slide off them (docs/tracking.md, "Retrained on full-size
+# flow"). The pipeline and the training data made for it share these settings.
+PIPELINE_FLOW = {"link": 0, "finest_scale": 0}
 
 
 def tracker_options(tracker: str, options: dict | None = None) -> dict:
