@@ -19,7 +19,8 @@ So each set of weights gets its own threshold, chosen where its training data sa
 
 The highest J&F among the remaining candidates wins. The shipped weights carry its choice, 0.8 (67.4 on
 their fifteen trained-on sequences; 66.4 at 0.7 and at 0.85); the weights before them carried 0.7, not
-its 0.75, for the reason in docs/motion.md ("The grouping threshold belongs to the weights"). ``--write`` stores it in the weights' metadata
+its 0.75, for the reason in docs/motion.md ("The grouping threshold belongs to the weights").
+``--write`` stores it in the weights' metadata
 (``movseg.motion.load_model`` reads it; ``movseg segment`` groups at it unless told otherwise) and,
 when the weights have a ``.json`` record beside them, there too with the table and the new checksum.
 

@@ -41,7 +41,8 @@ def stage_path(seq: str, cache: Path, cfg: MethodConfig) -> Path:
     """The cache file of one sequence's stage outputs, keyed on the defaults that shape the tracks, their
     P(dynamic) and the objects."""
     scoring = "-".join(str(w or 0) for w in cfg.motion_windows) + f"-lift{cfg.motion_lift}"
-    tracker = cfg.tracker + "".join(f"-{k}{v}" for k, v in sorted(tracker_options(cfg.tracker, cfg.tracker_options).items()))
+    options = tracker_options(cfg.tracker, cfg.tracker_options)
+    tracker = cfg.tracker + "".join(f"-{k}{v}" for k, v in sorted(options.items()))
     return cache / f"{seq}-{tracker}-grid{cfg.grid_size}-{cfg.max_tracks}-w{scoring}-core{cfg.group.min_core}.npz"
 
 

@@ -126,7 +126,8 @@ def test_the_pipeline_tracks_as_its_shipped_weights_learnt():
 
     assert FlowTrackerConfig().link == 4  # `movseg track` and the tracker's own default link
     trained = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())["training"]["tracker_options"]
-    assert MethodConfig().tracker_options is None and tracker_options("flow") == trained == {"link": 0, "finest_scale": 0}
+    assert MethodConfig().tracker_options is None
+    assert tracker_options("flow") == trained == {"link": 0, "finest_scale": 0}
     assert tracker_options("lk") == {} and tracker_options("flow", {}) == {}  # other trackers; explicit settings win
     frames, _ = moving_square_clip(T=9, h=160, w=224, size=48, speed=2)
     q = np.array([[0, 34, 80], [4, 150, 30]], np.float32)
