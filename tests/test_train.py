@@ -130,3 +130,22 @@ def test_the_sequences_weights_did_not_train_on_come_from_their_own_record(tmp_p
     assert holdout_of(weights) == {"bear"}  # a run folder's config
     (run / "best.json").write_text(json.dumps({"data": {"davis_holdout": []}}))
     assert holdout_of(weights) == set()  # a shipped record wins: trained on every sequence
+
+
+def test_bench_motion_also_scores_the_transformer_at_its_weights_threshold(tmp_path):
+    from test_motion import TINY
+
+    from movseg.motion import TrackTransformer, save_model
+    from movseg.train.bench import bench_motion, format_motion_table
+
+    torch.manual_seed(0)
+    weights = tmp_path / "w.safetensors"
+    save_model(TrackTransformer(TINY), weights, threshold=0.6)
+    result = bench_motion(tmp_path / "cache", weights, test_scenes=1, workers=1, progress=False)
+    scores = result["synth-test"]
+    assert set(scores) == {"transformer", "transformer@0.6", "geometric"}
+    half, own = scores["transformer"], scores["transformer@0.6"]
+    # one set of P, two decision points: the same ranking, and a higher threshold recalls no more
+    assert own["auc"] == half["auc"] and own["tracks"] == half["tracks"] > 0
+    assert own["recall"] <= half["recall"]
+    assert "transformer@0.6" in format_motion_table(result)
