@@ -2,7 +2,7 @@
 sequences held out, so that every sequence is scored by a model that never saw it.
 
     python benchmarks/motion_crossval.py --config configs/motion.json --davis ../shared/data/davis2016 \
-        --steps 1500 --folds 4 --out runs/cv --json out/motion-crossval.json [--jf [--choose] [--window 0,24 [--lift 1.2]]]
+        --steps 1500 --folds 4 --out runs/cv --json out/motion-crossval.json [--jf [--choose] [--candidates] [--window 0,24 [--lift 1.2]]]
 
 Fold 0 is the shipped run's held-out five (``DAVIS_HOLDOUT``); the other sequences are dealt in
 sorted order into the remaining folds. A fold whose ``best.safetensors`` exists is not retrained.
@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--choose", action="store_true", help="with --jf: choose each fold's grouping threshold on its "
                     "trained-on sequences as choose_threshold.py does, and store it in the fold's weights")
+    ap.add_argument("--candidates", action="store_true", help="with --jf: also each held-out sequence's J&F at every "
+                    "candidate threshold, and their means: a threshold chosen where no model saw the sequences")
     ap.add_argument("--static", help="with --choose: camera-only scenes; frames with an object are reported per fold")
     ap.add_argument("--window", type=windows_arg, default=MethodConfig.motion_windows,
                     help="with --jf: score tracks end to end as the pipeline would with these windows (0 = the whole "
@@ -105,6 +107,8 @@ def main() -> None:
                 video, tracks, _, _ = stage_outputs(root, s, Path(args.stages))
                 prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), args.window, lift=args.lift)
                 row["jf"] = score_sequence(root, s, video, tracks, prob, threshold, core)
+                if args.candidates:  # what each threshold would give on a sequence the model never saw
+                    row["jf_at"] = {c: score_sequence(root, s, video, tracks, prob, c, core) for c in CANDIDATES}
             rows[s] = row
             jf = f"  J&F {100 * row['jf']:5.1f}" if args.jf else ""
             print(f"  {s:<20} fold {i}  whole F1 {row['whole']['f1']:.3f} AUC {row['whole']['auc']:.3f}  "
@@ -120,6 +124,9 @@ def main() -> None:
     if args.jf:
         summary["jf"] = float(np.mean([r["jf"] for r in rows.values()]))
         print(f"mean held-out J&F {100 * summary['jf']:.1f} over {len(rows)} sequences")
+    if args.candidates:
+        summary["jf_at"] = {c: float(np.mean([r["jf_at"][c] for r in rows.values()])) for c in CANDIDATES}
+        print("mean held-out J&F per threshold: " + "  ".join(f"{c}: {100 * v:.1f}" for c, v in summary["jf_at"].items()))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"steps": args.steps, "sequences": rows, "pooled": summary}, indent=2))
