@@ -30,6 +30,7 @@ import numpy as np
 from movseg.eval.evaluate import list_sequences
 from movseg.method import MethodConfig
 from movseg.motion import TrackCues, load_model, predict_dynamic, predict_dynamic_lifted, track_cues
+from movseg.objects import resolve_threshold
 from movseg.train import data, load_config
 from movseg.train.trainer import DAVIS_HOLDOUT, classification_scores, train
 
@@ -106,9 +107,10 @@ def main() -> None:
             if args.jf:
                 video, tracks, _, _ = stage_outputs(root, s, Path(args.stages))
                 prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), args.window, lift=args.lift)
-                row["jf"] = score_sequence(root, s, video, tracks, prob, threshold, core)
                 if args.candidates:  # what each threshold would give on a sequence the model never saw
                     row["jf_at"] = {c: score_sequence(root, s, video, tracks, prob, c, core) for c in CANDIDATES}
+                at = row.get("jf_at", {}).get(resolve_threshold(threshold))  # the fold's own, if scored already
+                row["jf"] = at if at is not None else score_sequence(root, s, video, tracks, prob, threshold, core)
             rows[s] = row
             jf = f"  J&F {100 * row['jf']:5.1f}" if args.jf else ""
             print(f"  {s:<20} fold {i}  whole F1 {row['whole']['f1']:.3f} AUC {row['whole']['auc']:.3f}  "
