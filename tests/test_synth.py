@@ -61,6 +61,25 @@ def test_presets_never_share_scenes():
     assert not np.array_equal(a.frames, b.frames)
 
 
+def local_std(frames: np.ndarray) -> float:
+    """Median grey-level standard deviation of 7x7 windows."""
+    g = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float32)
+    m = np.stack([cv2.blur(x, (7, 7)) for x in g])
+    m2 = np.stack([cv2.blur(x * x, (7, 7)) for x in g])
+    return float(np.median(np.sqrt(np.maximum(m2 - m * m, 0))))
+
+
+def test_the_detail_preset_adds_grain_to_the_same_scenes(scenes):
+    plain = scenes[1]
+    detail = generate_scene(7, 1, "train-detail", **SMALL)
+    # the same layout, motions and ground truth: only the surfaces' fine texture differs
+    assert np.array_equal(plain.instances, detail.instances) and np.array_equal(plain.depth, detail.depth)
+    for k in plain.tracks:
+        assert np.array_equal(plain.tracks[k], detail.tracks[k])
+    assert local_std(detail.frames) > 1.5 * local_std(plain.frames)
+    assert detail.name == "train-detail-7-00001"
+
+
 def test_tracks_land_on_their_objects(scenes):
     for s in scenes:
         assert track_consistency(s) >= 0.99

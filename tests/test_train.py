@@ -45,6 +45,8 @@ def test_train_writes_checkpoints_and_resumes(tmp_path):
 def test_bad_training_configs_say_what_to_do(tmp_path, capsys):
     with pytest.raises(MovsegError, match="unknown training config fields"):
         load_config(None, nonsense=1)
+    with pytest.raises(MovsegError, match="unknown synth_preset 'nope': choose one of train, train-detail"):
+        load_config(None, synth_preset="nope")
     assert main(["train", "--config", str(tmp_path / "nope.json")]) != 0
     assert "not found" in capsys.readouterr().err
     cfg = tiny_config(tmp_path, 2)

@@ -88,6 +88,14 @@ def texture(rng: np.random.Generator, size: int = 128, palette: str | None = Non
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def add_grain(rng: np.random.Generator, tex: np.ndarray, strength: float) -> np.ndarray:
+    """``tex`` ``(h, w, 3)`` with multiplicative texel-scale grain of standard deviation ``strength``
+    (``float32``, clipped to [0, 255])."""
+    g = cv2.GaussianBlur(rng.random(tex.shape[:2]).astype(np.float32), (0, 0), 0.6)
+    g = (g - g.mean()) / (g.std() + 1e-6)
+    return np.clip(tex.astype(np.float32) * (1 + strength * g[..., None]), 0, 255)
+
+
 def silhouette(rng: np.random.Generator, size: int = 128, smooth: float | None = None) -> np.ndarray:
     """A random smooth closed shape ``float32 (size, size)`` alpha in [0, 1] (1 inside).
 

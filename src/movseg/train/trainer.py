@@ -36,9 +36,10 @@ DAVIS_HOLDOUT = ("breakdance-flare", "elephant", "kite-walk", "motocross-bumps",
 class TrainConfig:
     out: str = "runs/motion"  # run folder: log.csv, checkpoints, config.json
     cache: str = "runs/cache"  # cached training samples (tracks + cues), reused across runs
-    synth_seed: int = 0  # seed of the rendered training scenes (preset "train")
+    synth_preset: str = "train"  # preset of the rendered training and validation scenes (movseg.synth.scene.PRESETS)
+    synth_seed: int = 0  # seed of the rendered training scenes
     synth_scenes: int = 600  # number of training scenes
-    val_seed: int = 1  # seed of the fixed validation scenes (preset "train", never trained on)
+    val_seed: int = 1  # seed of the fixed validation scenes (never trained on)
     val_scenes: int = 60
     davis_root: str | None = None  # DAVIS-2016-layout root whose sequences join training (None: synthetic only)
     davis_holdout: tuple[str, ...] = DAVIS_HOLDOUT  # DAVIS sequences kept out of training, for measurement
@@ -71,6 +72,10 @@ class TrainConfig:
         unknown = unknown_fields(cls, d)
         if unknown:
             raise MovsegError(f"unknown training config fields {unknown}: see movseg.train.TrainConfig")
+        from movseg.synth.scene import PRESETS
+
+        if d.get("synth_preset", "train") not in PRESETS:
+            raise MovsegError(f"unknown synth_preset {d['synth_preset']!r}: choose one of {', '.join(PRESETS)}")
         d = dict(d)
         if "model" in d:
             try:
@@ -208,9 +213,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     opts = cfg.tracker_options
-    train_s = load_samples(data.prepare_synth(cfg.cache, cfg.synth_seed, cfg.synth_scenes, "train", cfg.workers, progress,
+    train_s = load_samples(data.prepare_synth(cfg.cache, cfg.synth_seed, cfg.synth_scenes, cfg.synth_preset, cfg.workers, progress,
                                               opts))
-    val_s = load_samples(data.prepare_synth(cfg.cache, cfg.val_seed, cfg.val_scenes, "train", cfg.workers, progress, opts))
+    val_s = load_samples(data.prepare_synth(cfg.cache, cfg.val_seed, cfg.val_scenes, cfg.synth_preset, cfg.workers, progress, opts))
     davis_s = None
     if cfg.davis_root:
         from movseg.eval.evaluate import list_sequences
