@@ -165,12 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="do not print the table")
     p.set_defaults(func=cmd_eval)
 
+    from movseg.synth.scene import PRESETS as SCENE_PRESETS
+
     p = sub.add_parser("synth", help="render synthetic moving-object videos with exact ground truth")
     p.add_argument("output", help="scenes go to OUTPUT/<preset>-<seed>-<index>/")
     p.add_argument("--scenes", type=_positive_int, default=1, help="number of scenes (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="base seed; scene i is the same whatever --scenes is")
     p.add_argument("--start", type=int, default=0, help="index of the first scene")
-    p.add_argument("--preset", default="train", choices=["train", "train-detail", "test", "demo"], help="default: %(default)s")
+    p.add_argument("--preset", default="train", choices=list(SCENE_PRESETS), help="default: %(default)s")
     p.add_argument("--frames", type=_positive_int, help="frames per scene (default: the preset's)")
     p.add_argument("--size", type=_size, help="frame size HxW, e.g. 256x448 (default: the preset's)")
     p.add_argument("--workers", type=_positive_int, default=1, help="processes (default: %(default)s)")
