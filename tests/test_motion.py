@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,6 +162,10 @@ def test_shipped_weights_load_and_are_documented():
     info = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
     assert info["model"] == model.config.to_dict()
     assert "movseg train" in info["command"] and "validation" in info
+    # the training record reads the same on any machine: no run or cache folder, no absolute path
+    paths = [v for v in info["training"].values() if isinstance(v, str) and ("/" in v or "\\" in v)]
+    assert paths and not any(Path(v).is_absolute() for v in paths)
+    assert "out" not in info["training"] and "cache" not in info["training"]
 
 
 def test_shipped_model_finds_the_moving_square():

@@ -4,7 +4,10 @@
 
 Writes src/movseg/motion/weights/track_transformer.safetensors and
 track_transformer.json (the command, the training config with its data
-seeds, the best validation scores, the file's SHA-256).
+seeds, the best validation scores, the file's SHA-256). The record is meant for other
+machines: the run's output and cache folders (local, and without effect on the weights: the
+cache's tracker settings are recorded as ``tracker_options``) are left out, and the DAVIS
+root is written relative to the repository when it lies beside or inside it.
 """
 
 from __future__ import annotations
@@ -12,11 +15,24 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 from movseg import __version__
 from movseg.motion.predict import DEFAULT_WEIGHTS, load_model
+
+REPO = Path(__file__).resolve().parent.parent
+LOCAL = ("out", "cache")  # where the run wrote and read its samples: meaningless elsewhere
+
+
+def portable(path: str | None) -> str | None:
+    """``path`` relative to the repository when it lies inside it or beside it (``../shared/...``),
+    else unchanged."""
+    if path is None or not Path(path).is_absolute():
+        return path
+    rel = os.path.relpath(path, REPO)
+    return path if rel.startswith(os.pardir + os.sep + os.pardir) else rel
 
 
 def main() -> None:
@@ -28,13 +44,15 @@ def main() -> None:
     model = load_model(run / "best.safetensors")  # refuses anything that is not a valid checkpoint
     DEFAULT_WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / "best.safetensors", DEFAULT_WEIGHTS)
-    cfg = json.loads((run / "config.json").read_text())
+    cfg = {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k not in LOCAL}
+    cfg["davis_root"] = portable(cfg.get("davis_root"))
     info = {
         "command": args.command,
         "movseg_version": __version__,
         "model": model.config.to_dict(),
         "training": cfg,
-        "data": {"synthetic": {"preset": "train", "seed": cfg["synth_seed"], "scenes": cfg["synth_scenes"]},
+        "data": {"synthetic": {"preset": cfg.get("synth_preset", "train"), "seed": cfg["synth_seed"],
+                               "scenes": cfg["synth_scenes"]},
                  "validation": {"preset": "train", "seed": cfg["val_seed"], "scenes": cfg["val_scenes"]},
                  "davis_root": cfg["davis_root"], "davis_holdout": cfg["davis_holdout"]},
         "validation": json.loads((run / "best.json").read_text()),
