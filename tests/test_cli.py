@@ -174,6 +174,31 @@ def test_segment_refuses_a_device_before_tracking(tmp_path, capsys, device, mess
     assert "track " not in err and not (tmp_path / "out").exists()  # failed before the tracker ran
 
 
+def _depth_weights(p):
+    from dataclasses import replace
+
+    from test_motion import TINY
+
+    from movseg.motion import TrackTransformer, save_model
+
+    save_model(TrackTransformer(replace(TINY, depth=True)), p / "depth.safetensors")
+    return p / "depth.safetensors"
+
+
+@pytest.mark.parametrize("make,message", [(lambda p: p / "nope.safetensors", "no track-transformer weights"),
+                                          (_corrupt, "not a safetensors file"),
+                                          (_depth_weights, "reads depth cues.*no depth backend")])
+def test_segment_refuses_weights_it_cannot_run_before_tracking(tmp_path, capsys, make, message):
+    src = tmp_path / "clip.mp4"
+    from movseg.io import write_video
+
+    write_video(src, moving_square_clip(T=6)[0], 24)
+    code, _, err = run(capsys, "segment", src, "-o", tmp_path / "out", "--weights", make(tmp_path))
+    lines = [ln for ln in err.splitlines() if ln.startswith("movseg: error")]
+    assert code == 1 and len(lines) == 1 and re.search(message, lines[0]), err
+    assert "track " not in err and not (tmp_path / "out").exists()  # failed before the tracker ran
+
+
 def test_auto_device_is_one_torch_can_use():
     import torch
 

@@ -97,6 +97,18 @@ class MethodOutput:
     cuts: list[int] = field(default_factory=list)  # frames where a new shot begins (no track crosses them)
 
 
+def motion_model(weights: str | None, device: str = "auto"):
+    """The track transformer the pipeline runs (``weights`` None: the shipped one); a :class:`MovsegError` for
+    weights it cannot run: not a movseg checkpoint, or one that reads depth cues (no depth backend yet)."""
+    from movseg.motion import load_model
+
+    model = load_model(weights, device=device)
+    if model.config.depth:
+        raise MovsegError(f"{weights} reads depth cues, and movseg has no depth backend yet: use weights trained "
+                          "without depth")
+    return model
+
+
 def segment_moving_objects(video: Video, config: MethodConfig | None = None, progress: bool = False) -> MethodOutput:
     """Run every stage on ``video`` (frames at the processing resolution)."""
     from movseg.masks import build_segmenter
@@ -120,13 +132,13 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         q = make_queries(T, H, W, cfg.grid_size, cfg.step, cfg.max_tracks)
         tracks, cuts = track_shots(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
     preload.join()
-    from movseg.motion import geometric_dynamic, load_model, predict_dynamic_lifted, track_cues
+    from movseg.motion import geometric_dynamic, predict_dynamic_lifted, track_cues
 
     with clock("cues"):
         cues = track_cues(video, tracks)
     with clock("motion"):
         if cfg.motion == "transformer":
-            model = load_model(cfg.weights, device=cfg.device)
+            model = motion_model(cfg.weights, cfg.device)
             group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold, model.threshold))
             gate = group.threshold
             if cfg.auto_threshold:  # the whole video lifts every track that can move the choice of a threshold

@@ -28,7 +28,7 @@ from movseg.errors import MovsegError
 from movseg.io.results import ResultWriter, write_results
 from movseg.io.video import VideoStream
 from movseg.masks import check_segmenter
-from movseg.method import MethodConfig, segment_moving_objects
+from movseg.method import MethodConfig, motion_model, segment_moving_objects
 from movseg.objects.stitch import MAX_ID, Stitcher
 from movseg.types import Segmentation, Tracks, Video, result_name
 
@@ -144,6 +144,8 @@ def _open(source: str | Path | Video, config: SegmentConfig, timings: dict):
     if config.method == "movseg":  # settings that would fail after tracking fail now
         resolve_device(config.movseg.device)
         check_segmenter(config.movseg.segmenter, **config.movseg.segmenter_options)
+        if config.movseg.motion == "transformer" and config.movseg.weights is not None:
+            motion_model(config.movseg.weights, "cpu")
     pieces = bool(length) and config.method == "movseg"
     t0 = time.perf_counter()
     if isinstance(source, Video):
