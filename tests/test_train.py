@@ -151,3 +151,32 @@ def test_bench_motion_also_scores_the_transformer_at_its_weights_threshold(tmp_p
     assert own["auc"] == half["auc"] and own["tracks"] == half["tracks"] > 0
     assert own["recall"] <= half["recall"]
     assert "transformer@0.6" in format_motion_table(result)
+
+
+def test_a_model_with_depth_cues_trains_on_the_rendered_depth(tmp_path):
+    from dataclasses import replace
+
+    from test_motion import TINY
+
+    from movseg.motion import TrackTransformer, save_model
+    from movseg.train.bench import bench_motion
+    from movseg.train.data import synth_sample
+
+    cfg = tiny_config(tmp_path, 2) | {"synth_scenes": 1, "model": asdict(replace(TINY, depth=True))}
+    train(load_config(None, **cfg), progress=False)
+    assert load_model(tmp_path / "run" / "best.safetensors").config.depth
+    deep = np.load(tmp_path / "cache" / "train-0-depth" / "00000.npz")
+    plain = synth_sample(0, 0)
+    # the same tracks and cues, plus the log of inverse depth (over the frame's median) and its change
+    assert deep["points"].shape[-1] == plain["points"].shape[-1] + 2
+    assert np.array_equal(deep["points"][..., :-2], plain["points"]) and np.array_equal(deep["valid"], plain["valid"])
+    d, dd = (deep["points"][..., c].astype(np.float32)[deep["valid"]] for c in (-2, -1))
+    assert np.isfinite(d).all() and d.std() > 0.1 and np.median(np.abs(dd)) < 0.1 * np.median(np.abs(d))
+    # DAVIS has no depth maps: such a model cannot train on it, and is scored on rendered scenes only
+    with pytest.raises(MovsegError, match="trains on rendered scenes only"):
+        load_config(None, davis_root="../shared/data/davis2016", model={"depth": True})
+    weights = tmp_path / "w.safetensors"
+    save_model(TrackTransformer(replace(TINY, depth=True)), weights)
+    result = bench_motion(tmp_path / "cache", weights, test_scenes=1, davis_root=tmp_path / "no-davis", workers=1,
+                          progress=False)
+    assert set(result) == {"synth-test"} and result["synth-test"]["transformer"]["tracks"] > 0

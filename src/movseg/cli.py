@@ -265,6 +265,8 @@ def cmd_bench_motion(args) -> int:
     r = bench_motion(args.cache, args.weights, args.test_seed, args.test_scenes, args.davis, workers=args.workers,
                      progress=not args.quiet)
     print(format_motion_table(r))
+    if args.davis and not any(split.startswith("davis") for split in r):
+        print("DAVIS not scored: these weights read depth cues, and DAVIS has no depth maps", file=sys.stderr)
     if args.json:
         write_json(r, args.json)
     return 0

@@ -154,7 +154,7 @@ def _sampson(F: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _depth_channels(depth: np.ndarray, xy: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``(N, T, 2)``: inverse depth at the point, normalised by the frame's median, and its change."""
+    """``(N, T, 2)``: the log of the inverse depth at the point over the frame's median, and its change."""
     n, t = valid.shape
     d = np.zeros((n, t), np.float32)
     for f in range(t):

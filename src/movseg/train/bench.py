@@ -43,8 +43,9 @@ def bench_motion(cache: str | Path, weights: str | Path | None = None, test_seed
         at[f"transformer@{model.threshold:g}"] = model.threshold
     methods = {"transformer": (lambda c: predict_dynamic(model, c), at),
                "geometric": (lambda c: geometric_dynamic(c, GEOMETRIC_THRESHOLD), {"geometric": 0.5})}
-    splits = {"synth-test": data.prepare_synth(cache, test_seed, test_scenes, "test", workers, progress)}
-    if davis_root:
+    depth = model.config.depth  # exact depth of the rendered scenes; DAVIS has none, so it is not scored
+    splits = {"synth-test": data.prepare_synth(cache, test_seed, test_scenes, "test", workers, progress, depth=depth)}
+    if davis_root and not depth:
         from movseg.eval.evaluate import list_sequences
 
         seqs = list_sequences(Path(davis_root) / "Annotations" / "480p")

@@ -33,9 +33,11 @@ from movseg.types import Video
 CUES = json.dumps(asdict(CueConfig()), sort_keys=True)
 
 
-def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "flow", options: dict | None = None) -> dict:
+def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "flow", options: dict | None = None,
+                 depth: bool = False) -> dict:
     """Render scene ``index`` of ``seed``, track its ground-truth queries with our tracker (``options``: its
-    settings, by default the pipeline's), label them."""
+    settings, by default the pipeline's), label them. ``depth``: add the depth channels, from the renderer's
+    exact depth (the best a depth backend could give)."""
     from movseg.synth.generate import generate_scene
 
     scene = generate_scene(seed, index, preset)
@@ -45,7 +47,7 @@ def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "f
     oid = scene.tracks["object_id"]  # (N,) 0 = scenery
     ever = np.concatenate([[False], scene.moving.any(axis=1)])  # indexed by object id
     label = ever[oid]
-    return _pack(track_cues(video, tracks), label, np.zeros(len(label), bool))
+    return _pack(track_cues(video, tracks, depth=scene.depth if depth else None), label, np.zeros(len(label), bool))
 
 
 def davis_sample(root: str | Path, sequence: str, grid_size: int = 10, step: int = 8, max_tracks: int | None = 5000,
@@ -112,13 +114,14 @@ def _write(path: Path, fn, *args) -> str:
 
 
 def prepare_synth(cache: str | Path, seed: int, scenes: int, preset: str = "train", workers: int = 1,
-                  progress: bool = True, options: dict | None = None) -> list[Path]:
+                  progress: bool = True, options: dict | None = None, depth: bool = False) -> list[Path]:
     """Cache samples of scenes ``0..scenes-1`` of ``seed`` in ``cache/<preset>-<seed>/`` (existing ones are kept;
-    see :func:`claim_cache` for other tracker ``options``)."""
+    see :func:`claim_cache` for other tracker ``options``); with the depth channels (``depth``) in
+    ``cache/<preset>-<seed>-depth/``."""
     claim_cache(cache, options)
-    folder = Path(cache) / f"{preset}-{seed}"
+    folder = Path(cache) / (f"{preset}-{seed}" + ("-depth" if depth else ""))
     folder.mkdir(parents=True, exist_ok=True)
-    sample = partial(synth_sample, options=options)
+    sample = partial(synth_sample, options=options, depth=depth)
     jobs = [(folder / f"{i:05d}.npz", sample, seed, i, preset) for i in range(scenes)]
     _run(jobs, workers, progress, f"tracks {preset}-{seed}")
     return [j[0] for j in jobs]

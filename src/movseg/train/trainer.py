@@ -37,6 +37,9 @@ class TrainConfig:
     out: str = "runs/motion"  # run folder: log.csv, checkpoints, config.json
     cache: str = "runs/cache"  # cached training samples (tracks + cues), reused across runs
     synth_preset: str = "train"  # preset of the rendered training and validation scenes (movseg.synth.scene.PRESETS)
+    # Cache the rendered scenes' exact depth channels with their samples (always when model.depth): what a model
+    # with depth cues reads. A model without them ignores the channels, so both can train on one cache.
+    synth_depth: bool = False
     synth_seed: int = 0  # seed of the rendered training scenes
     synth_scenes: int = 600  # number of training scenes
     val_seed: int = 1  # seed of the fixed validation scenes (never trained on)
@@ -85,7 +88,11 @@ class TrainConfig:
         for k in ("davis_holdout", "davis_strides"):
             if k in d:
                 d[k] = tuple(d[k])
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.model.depth and cfg.davis_root:
+            raise MovsegError("a model with depth cues trains on rendered scenes only (DAVIS has no depth maps "
+                              "and movseg has no depth backend yet): set davis_root to null")
+        return cfg
 
 
 def load_config(path: str | Path | None, **overrides) -> TrainConfig:
@@ -212,10 +219,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     rng = np.random.default_rng(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    opts = cfg.tracker_options
+    opts, depth = cfg.tracker_options, cfg.synth_depth or cfg.model.depth
     train_s = load_samples(data.prepare_synth(cfg.cache, cfg.synth_seed, cfg.synth_scenes, cfg.synth_preset, cfg.workers, progress,
-                                              opts))
-    val_s = load_samples(data.prepare_synth(cfg.cache, cfg.val_seed, cfg.val_scenes, cfg.synth_preset, cfg.workers, progress, opts))
+                                              opts, depth))
+    val_s = load_samples(data.prepare_synth(cfg.cache, cfg.val_seed, cfg.val_scenes, cfg.synth_preset, cfg.workers, progress,
+                                            opts, depth))
     davis_s = None
     if cfg.davis_root:
         from movseg.eval.evaluate import list_sequences
