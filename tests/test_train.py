@@ -180,3 +180,19 @@ def test_a_model_with_depth_cues_trains_on_the_rendered_depth(tmp_path):
     result = bench_motion(tmp_path / "cache", weights, test_scenes=1, davis_root=tmp_path / "no-davis", workers=1,
                           progress=False)
     assert set(result) == {"synth-test"} and result["synth-test"]["transformer"]["tracks"] > 0
+
+
+def test_samples_on_the_renderers_exact_tracks(tmp_path):
+    from movseg.synth.generate import generate_scene
+    from movseg.train.data import prepare_synth, synth_sample
+
+    scene = generate_scene(0, 0, "train")
+    ours, exact = synth_sample(0, 0), synth_sample(0, 0, exact=True)
+    assert np.array_equal(exact["label"], ours["label"])  # the same queries, labelled alike
+    assert np.array_equal(exact["valid"], scene.tracks["visible"])  # every rendered point that is seen
+    h, w = scene.frames.shape[1:3]
+    u = exact["points"][..., 0].astype(np.float32)[exact["valid"]]
+    assert np.allclose(u, (scene.tracks["xy"][..., 0] / w * 2 - 1)[exact["valid"]], atol=2e-3)
+    assert (exact["valid"].sum() > ours["valid"].sum())  # our tracker loses points; the renderer does not
+    path, = prepare_synth(tmp_path, 0, 1, exact=True, progress=False)
+    assert path.parent.name == "train-0-exact"

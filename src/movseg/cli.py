@@ -231,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--test-seed", type=int, default=2026, help="seed of the synthetic test scenes (default: %(default)s)")
     b.add_argument("--test-scenes", type=_positive_int, default=50, help="default: %(default)s")
     b.add_argument("--davis", help="DAVIS root: also score its sequences, trained-on and held-out separately")
+    b.add_argument("--exact-tracks", action="store_true",
+                   help="score the synthetic test scenes' exact tracks instead of our tracker's (a bound)")
     b.add_argument("--workers", type=_positive_int, default=2, help="processes preparing the cache (default: %(default)s)")
     b.add_argument("--json", help="write the results as JSON here")
     b.add_argument("--quiet", "-q", action="store_true", help="print only the table")
@@ -263,7 +265,7 @@ def cmd_bench_motion(args) -> int:
     from movseg.train.bench import bench_motion, format_motion_table
 
     r = bench_motion(args.cache, args.weights, args.test_seed, args.test_scenes, args.davis, workers=args.workers,
-                     progress=not args.quiet)
+                     progress=not args.quiet, exact_tracks=args.exact_tracks)
     print(format_motion_table(r))
     if args.davis and not any(split.startswith("davis") for split in r):
         print("DAVIS not scored: these weights read depth cues, and DAVIS has no depth maps", file=sys.stderr)

@@ -33,10 +33,10 @@ def _scores(samples: list[dict], predict, thresholds: dict[str, float]) -> dict:
 
 def bench_motion(cache: str | Path, weights: str | Path | None = None, test_seed: int = 2026, test_scenes: int = 50,
                  davis_root: str | Path | None = None, trained_on: list[str] | None = None, workers: int = 2,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, exact_tracks: bool = False) -> dict:
     """Scores per method and split: ``{split: {method: scores}}``. The transformer is scored at 0.5 and, when
     its weights carry a grouping threshold, at that one too (``transformer@<threshold>``): the pipeline's
-    operating point."""
+    operating point. ``exact_tracks``: the rendered test scenes' exact tracks instead of our tracker's."""
     model = load_model(weights)
     at = {"transformer": 0.5}
     if model.threshold is not None and model.threshold != 0.5:
@@ -44,7 +44,8 @@ def bench_motion(cache: str | Path, weights: str | Path | None = None, test_seed
     methods = {"transformer": (lambda c: predict_dynamic(model, c), at),
                "geometric": (lambda c: geometric_dynamic(c, GEOMETRIC_THRESHOLD), {"geometric": 0.5})}
     depth = model.config.depth  # exact depth of the rendered scenes; DAVIS has none, so it is not scored
-    splits = {"synth-test": data.prepare_synth(cache, test_seed, test_scenes, "test", workers, progress, depth=depth)}
+    splits = {"synth-test": data.prepare_synth(cache, test_seed, test_scenes, "test", workers, progress, depth=depth,
+                                               exact=exact_tracks)}
     if davis_root and not depth:
         from movseg.eval.evaluate import list_sequences
 

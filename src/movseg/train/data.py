@@ -34,16 +34,22 @@ CUES = json.dumps(asdict(CueConfig()), sort_keys=True)
 
 
 def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "flow", options: dict | None = None,
-                 depth: bool = False) -> dict:
+                 depth: bool = False, exact: bool = False) -> dict:
     """Render scene ``index`` of ``seed``, track its ground-truth queries with our tracker (``options``: its
     settings, by default the pipeline's), label them. ``depth``: add the depth channels, from the renderer's
-    exact depth (the best a depth backend could give)."""
+    exact depth (the best a depth backend could give). ``exact``: the renderer's own tracks instead of ours
+    (positions and visibility without error: the best a tracker could give)."""
     from movseg.synth.generate import generate_scene
+    from movseg.types import Tracks
 
     scene = generate_scene(seed, index, preset)
     video = Video(scene.frames, 24.0, [f"{i:05d}" for i in range(len(scene.frames))])
-    queries = queries_from_tracks(scene.tracks["xy"], scene.tracks["query_frame"])
-    tracks = build_tracker(tracker, **tracker_options(tracker, options))(video, queries)
+    if exact:
+        vis = scene.tracks["visible"]
+        tracks = Tracks(scene.tracks["xy"], vis, vis.astype(np.float32), scene.tracks["query_frame"])
+    else:
+        queries = queries_from_tracks(scene.tracks["xy"], scene.tracks["query_frame"])
+        tracks = build_tracker(tracker, **tracker_options(tracker, options))(video, queries)
     oid = scene.tracks["object_id"]  # (N,) 0 = scenery
     ever = np.concatenate([[False], scene.moving.any(axis=1)])  # indexed by object id
     label = ever[oid]
@@ -114,14 +120,15 @@ def _write(path: Path, fn, *args) -> str:
 
 
 def prepare_synth(cache: str | Path, seed: int, scenes: int, preset: str = "train", workers: int = 1,
-                  progress: bool = True, options: dict | None = None, depth: bool = False) -> list[Path]:
+                  progress: bool = True, options: dict | None = None, depth: bool = False,
+                  exact: bool = False) -> list[Path]:
     """Cache samples of scenes ``0..scenes-1`` of ``seed`` in ``cache/<preset>-<seed>/`` (existing ones are kept;
-    see :func:`claim_cache` for other tracker ``options``); with the depth channels (``depth``) in
-    ``cache/<preset>-<seed>-depth/``."""
+    see :func:`claim_cache` for other tracker ``options``); with the depth channels (``depth``) and on the
+    renderer's exact tracks (``exact``, see :func:`synth_sample`) in folders suffixed ``-depth`` / ``-exact``."""
     claim_cache(cache, options)
-    folder = Path(cache) / (f"{preset}-{seed}" + ("-depth" if depth else ""))
+    folder = Path(cache) / (f"{preset}-{seed}" + ("-depth" if depth else "") + ("-exact" if exact else ""))
     folder.mkdir(parents=True, exist_ok=True)
-    sample = partial(synth_sample, options=options, depth=depth)
+    sample = partial(synth_sample, options=options, depth=depth, exact=exact)
     jobs = [(folder / f"{i:05d}.npz", sample, seed, i, preset) for i in range(scenes)]
     _run(jobs, workers, progress, f"tracks {preset}-{seed}")
     return [j[0] for j in jobs]

@@ -40,6 +40,9 @@ class TrainConfig:
     # Cache the rendered scenes' exact depth channels with their samples (always when model.depth): what a model
     # with depth cues reads. A model without them ignores the channels, so both can train on one cache.
     synth_depth: bool = False
+    # Train and validate on the renderer's exact tracks instead of our tracker's: a bound on what a perfect
+    # tracker would give, not what `movseg segment` sees (docs/motion.md, "With perfect tracks")
+    synth_exact_tracks: bool = False
     synth_seed: int = 0  # seed of the rendered training scenes
     synth_scenes: int = 600  # number of training scenes
     val_seed: int = 1  # seed of the fixed validation scenes (never trained on)
@@ -220,10 +223,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     opts, depth = cfg.tracker_options, cfg.synth_depth or cfg.model.depth
+    exact = cfg.synth_exact_tracks
     train_s = load_samples(data.prepare_synth(cfg.cache, cfg.synth_seed, cfg.synth_scenes, cfg.synth_preset, cfg.workers, progress,
-                                              opts, depth))
+                                              opts, depth, exact))
     val_s = load_samples(data.prepare_synth(cfg.cache, cfg.val_seed, cfg.val_scenes, cfg.synth_preset, cfg.workers, progress,
-                                            opts, depth))
+                                            opts, depth, exact))
     davis_s = None
     if cfg.davis_root:
         from movseg.eval.evaluate import list_sequences
