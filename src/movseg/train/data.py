@@ -26,7 +26,7 @@ from movseg.method import tracker_options
 from movseg.motion.cues import CueConfig, track_cues
 from movseg.tracking import build_tracker, make_queries
 from movseg.tracking.base import queries_from_tracks
-from movseg.types import Video
+from movseg.types import Tracks, Video
 
 # The cue settings a sample was made with travel in it; samples made with others are refused, since a model
 # trained on them would not see what `movseg segment` computes (the camera fits changed on 2026-11-23)
@@ -40,7 +40,6 @@ def synth_sample(seed: int, index: int, preset: str = "train", tracker: str = "f
     exact depth (the best a depth backend could give). ``exact``: the renderer's own tracks instead of ours
     (positions and visibility without error: the best a tracker could give)."""
     from movseg.synth.generate import generate_scene
-    from movseg.types import Tracks
 
     scene = generate_scene(seed, index, preset)
     video = Video(scene.frames, 24.0, [f"{i:05d}" for i in range(len(scene.frames))])

@@ -222,8 +222,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     rng = np.random.default_rng(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    opts, depth = cfg.tracker_options, cfg.synth_depth or cfg.model.depth
-    exact = cfg.synth_exact_tracks
+    opts, depth, exact = cfg.tracker_options, cfg.synth_depth or cfg.model.depth, cfg.synth_exact_tracks
     train_s = load_samples(data.prepare_synth(cfg.cache, cfg.synth_seed, cfg.synth_scenes, cfg.synth_preset, cfg.workers, progress,
                                               opts, depth, exact))
     val_s = load_samples(data.prepare_synth(cfg.cache, cfg.val_seed, cfg.val_scenes, cfg.synth_preset, cfg.workers, progress,
