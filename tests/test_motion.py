@@ -356,3 +356,45 @@ def test_the_camera_fit_is_not_outvoted_by_a_dense_object_the_camera_follows():
     assert np.median(res[900:]) < 0.1 < 1.0 < np.median(res[:900])
     res = geometric_residuals(xy, valid, (h, w), CueConfig(fit_grid=0))[:, 1:, 0]
     assert np.median(res[:900]) < 0.1 < 1.0 < np.median(res[900:])
+
+
+def _ship_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship_weights", Path(__file__).parent.parent / "tools" / "ship_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_run(folder: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    folder.mkdir()
+    save_model(TrackTransformer(TINY), folder / "best.safetensors")
+    (folder / "config.json").write_text(json.dumps({"out": str(folder), "cache": "/tmp/cache", "synth_seed": 0,
+                                                    "synth_scenes": 4, "val_seed": 1, "val_scenes": 2,
+                                                    "davis_root": None, "davis_holdout": []}))
+    (folder / "best.json").write_text(json.dumps({"step": 10, "f1": 0.5}))
+    return folder
+
+
+def test_shipping_weights_keeps_their_threshold_and_never_drops_another_silently(tmp_path):
+    ship = _ship_tool().ship
+    run_a, run_b = _tiny_run(tmp_path / "a", 0), _tiny_run(tmp_path / "b", 1)
+    dest = tmp_path / "weights" / "track_transformer.safetensors"
+    info = ship(run_a, "movseg train a", dest)
+    assert load_model(dest).threshold is None and "grouping_threshold" not in info
+    assert "out" not in info["training"] and "cache" not in info["training"]
+    # the threshold is chosen afterwards, as choose_threshold.py --write does
+    save_model(load_model(dest), dest, 0.65)
+    record = json.loads(dest.with_suffix(".json").read_text())
+    dest.with_suffix(".json").write_text(json.dumps({**record, "grouping_threshold": 0.65,
+                                                     "threshold_selection": {"command": "choose"}}))
+    info = ship(run_a, "movseg train a", dest)  # the same weights again: the threshold stays
+    assert load_model(dest).threshold == 0.65
+    assert info["grouping_threshold"] == 0.65 and info["threshold_selection"] == {"command": "choose"}
+    with pytest.raises(SystemExit, match="--drop-threshold"):  # other weights: refused...
+        ship(run_b, "movseg train b", dest)
+    assert load_model(dest).threshold == 0.65
+    info = ship(run_b, "movseg train b", dest, drop_threshold=True)  # ...unless asked
+    assert load_model(dest).threshold is None and "grouping_threshold" not in info and info["command"] == "movseg train b"
