@@ -60,7 +60,8 @@ def swapped(ours: TrackCues, exact: TrackCues, rows: np.ndarray) -> TrackCues:
                      np.where(rows[:, None], exact.appearance, ours.appearance))
 
 
-def scene_errors(xy, visible, gt_xy, gt_visible, moving, query_frame, instances, off: float) -> dict:
+def scene_errors(xy, visible, gt_xy, gt_visible, moving, query_frame, instances,
+                 off: float) -> tuple[dict, np.ndarray, np.ndarray]:
     """Counts for one scene, and the tracks that are ``off`` and ``pushed`` (``bool (N,)`` each).
     ``xy (N, T, 2)``, ``visible (N, T)``: ours; ``gt_*`` the renderer's; ``moving bool (N, T)``: the
     track's object moves at t; ``instances uint8 (T, H, W)``."""
