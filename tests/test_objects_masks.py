@@ -11,7 +11,7 @@ import pytest
 from conftest import textured
 from movseg.errors import MovsegError
 from movseg.masks import build_segmenter, grabcut_refine
-from movseg.method import motion_states, sparse_prompt
+from movseg.method import motion_states, prompt_objects, sparse_prompt
 from movseg.motion import load_model, save_model
 from movseg.objects import (FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold, video_threshold,
                             video_threshold_span)
@@ -202,7 +202,36 @@ def test_small_side_or_the_wider_grabcut_context_keeps_the_mask_of_a_small_objec
     former = dict(refine_outer=15, refine_context=60)  # GrabCut's band and context until 2026-11-23
     assert iou(small_side=0, **former) < 0.5  # at full smoothness the refined mask collapsed...
     assert iou(small_side=100, **former) > 0.8  # ...unless the smoother was scaled down for small objects
-    assert iou(small_side=0) > 0.8  # the wider band and context keep it at full smoothness (the default)
+    assert iou(small_side=0) > 0.8  # the wider band and context keep it at full smoothness
+
+
+def test_only_sure_objects_are_smoothed_less_for_being_small():
+    """A small object keeps its mask through the smoother only when its score reaches small_min_score; the
+    prompting stage gives each object the mean P(dynamic) of its tracks as its score."""
+    h, w = 240, 400
+    img = textured(h, w, 0)
+    img[100:124, 200:224] = textured(24, 24, 1)
+    gt = np.zeros((h, w), bool)
+    gt[100:124, 200:224] = True
+    ys, xs = np.mgrid[2:h:5, 2:w:5]
+    xy = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    on = gt[ys.ravel(), xs.ravel()]
+    n = len(xy)
+    tracks = Tracks(xy[:, None], np.ones((n, 1), bool), np.ones((n, 1), np.float32), np.zeros(n, np.int32))
+    object_id = on.astype(np.int32)
+    # GrabCut's band and context before 2026-11-23, under which a small mask that the smoother thins collapses
+    seg = build_segmenter("tracks", small_side=100, small_min_score=0.85, refine_outer=15, refine_context=60)
+
+    def iou(p_object: float) -> float:
+        state = seg.init_state(Video(img[None], 24.0, ["a"]))
+        prob = np.where(on, p_object, 0.1).astype(np.float32)
+        prompt_objects(seg, state, tracks, object_id, prob, 0.7)
+        assert state.scores == {1: pytest.approx(p_object)}
+        (_, ids, masks), = seg.propagate(state)
+        return (masks[0] & gt).sum() / (masks[0] | gt).sum()
+
+    assert iou(0.95) > 0.8
+    assert iou(0.75) < 0.5  # an unsure small object is smoothed as much as a large one
 
 
 def test_grabcut_snaps_a_too_small_mask_to_the_object_and_keeps_the_rest():

@@ -180,13 +180,18 @@ def prompt_objects(segmenter, state, tracks: Tracks, object_id: np.ndarray, prob
     are positives, every other visible track (static ones and other objects') negatives. The others get
     the SegAnyMo scheme: per object, the densest point and the two points farthest from it, on the frame
     where most of its tracks are visible, and again every ``every`` frames before and after it where at
-    least a fifth as many (and 3) are visible."""
+    least a fifth as many (and 3) are visible. A state that keeps scores (:class:`~movseg.masks.SegmenterState`)
+    gets each object's mean P(dynamic)."""
+    from movseg.masks import SegmenterState
+
     if every < 1:
         raise MovsegError(f"prompt interval must be at least 1 frame, got {every}")
     K = int(object_id.max(initial=0))
     static = (object_id == 0) & (prob < threshold)
     for k in range(1, K + 1):
         mine = object_id == k
+        if isinstance(state, SegmenterState):
+            state.scores[k] = float(prob[mine].mean())
         counts = tracks.visible[mine].sum(0)  # (T,) visible tracks of the object per frame
         frames = np.flatnonzero(counts) if segmenter.dense_prompts else _reprompt_frames(counts, every)
         for f in frames:

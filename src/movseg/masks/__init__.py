@@ -104,6 +104,9 @@ class SegmenterState:
     video: Video
     # prompts[frame][obj_id] = (points float32 (M, 2) x, y; labels int (M,))
     prompts: dict = field(default_factory=lambda: defaultdict(dict))
+    # scores[obj_id] = how sure the prompting stage is that the object moves (mean P(dynamic) of its tracks);
+    # optional: a backend may read it, an object without one counts as sure
+    scores: dict = field(default_factory=dict)
 
     def add(self, frame: int, obj_id: int, points: np.ndarray, labels: np.ndarray) -> None:
         """Record ``points`` ``float (M, 2)`` x, y in frame pixels with ``labels`` ``int (M,)`` (1 on the
@@ -130,15 +133,15 @@ class TracksSegmenterConfig:
     lam: float = 600.0  # fast-global-smoother smoothness (larger: labels spread further along flat colour)
     # An object whose points span a box smaller than small_side x small_side (px at a working size of 480)
     # is smoothed with lam scaled down by the box's share of that area (at least 5 % of it): at full lam
-    # the background's points around a small object outweigh its own, and it shrinks or vanishes.
-    # Off by default: at 100 the synthetic test scenes gain (MOS / fine J&F 49.1 / 39.0 -> 54.2 / 42.6;
-    # with ground-truth track labels, validation fine 62.2 -> 72.4) and DAVIS dev holds (62.8 -> 62.7), but
-    # the small false objects that the motion stage finds on camera pans get pixels too: camera-only test
-    # frames with an object 0 -> 11.1 %, validation pans 8.9 -> 17.6 % (docs/benchmarks.md, "Small objects").
-    # Re-measured with the wider GrabCut band below: synthetic validation MOS / fine 43.8 / 45.5 -> 45.5 / 46.5
-    # (ground-truth labels: fine 61.0 -> 70.8), DAVIS dev 64.5 -> 64.7, camera-only test frames with an object
-    # 0 -> 6.6 %, 72-frame validation pans 4.5 -> 6.0 %: still off (docs/benchmarks.md, "Small objects").
-    small_side: float = 0.0
+    # the background's points around a small object outweigh its own, and it shrinks or vanishes, even one
+    # of 170 tracks with P 0.96. Only objects whose score (mean P of their tracks, SegmenterState.scores)
+    # reaches small_min_score: full lam also erases most of the small false objects that the motion stage
+    # finds on camera pans (they score at most 0.83 on the validation pans). Chosen on the synthetic
+    # validation scenes and pans (docs/benchmarks.md, "Small objects, only when sure"): at 100 for every
+    # object, validation MOS / fine J&F 48.9 / 42.4 -> 52.8 / 48.2 but pans with a false object 7.1 -> 12.4 %;
+    # from a score of 0.8, 52.5 / 47.2 and 8.3 %; from 0.85, 50.5 / 44.3 and 7.1 %, no more than without it
+    small_side: float = 100.0  # 0: off
+    small_min_score: float = 0.85
     sigma_color: float = 8.0  # colour range of the smoother's edges
     min_weight: float = 1e-3  # below this interpolated point density, a pixel is background (no support)
     splat: float = 3.0  # radius of the disk each point marks, px at a working size of 480 px (scaled with it)
@@ -168,6 +171,7 @@ class RecordingSegmenter:
 
     def reset_state(self, state: SegmenterState) -> None:
         state.prompts.clear()
+        state.scores.clear()
 
     def add_points(self, state: SegmenterState, frame: int, obj_id: int, points: np.ndarray, labels: np.ndarray) -> None:
         state.add(frame, obj_id, points, labels)
@@ -198,14 +202,16 @@ class TracksSegmenter(RecordingSegmenter):
 
         def one(f: int) -> np.ndarray:
             per = state.prompts.get(f, {})
-            return self.segment_frame(video.frames[f], [per.get(k) for k in obj_ids])
+            return self.segment_frame(video.frames[f], [per.get(k) for k in obj_ids],
+                                      [state.scores.get(k, 1.0) for k in obj_ids])
 
         with ThreadPoolExecutor(max(1, self.config.threads)) as pool:
             for f, masks in enumerate(pool.map(one, range(video.num_frames))):
                 yield f, obj_ids, masks
 
-    def segment_frame(self, image: np.ndarray, prompts: list) -> np.ndarray:
-        """``bool (K, H, W)`` non-overlapping masks from per-object ``(points, labels)`` (or None)."""
+    def segment_frame(self, image: np.ndarray, prompts: list, scores: list | None = None) -> np.ndarray:
+        """``bool (K, H, W)`` non-overlapping masks from per-object ``(points, labels)`` (or None) and, optionally,
+        how sure each object is (``scores``, see :class:`SegmenterState`; None: all sure)."""
         c = self.config
         h, w = image.shape[:2]
         out = np.zeros((len(prompts), h, w), bool)
@@ -222,7 +228,8 @@ class TracksSegmenter(RecordingSegmenter):
             on = p[0][p[1] > 0]
             pos = self._splat(on, s, size)
             neg = self._splat(p[0][p[1] == 0], s, size)
-            num, den = self._smooth(guide, np.dstack([pos, pos + neg]), self._lam(on, s, max(size)))
+            sure = scores is None or scores[k] >= c.small_min_score
+            num, den = self._smooth(guide, np.dstack([pos, pos + neg]), self._lam(on, s, max(size), sure))
             value = num / np.maximum(den, 1e-6)
             take = (den > c.min_weight) & (value > 0.5) & (value > best)
             best[take] = value[take]
@@ -261,10 +268,11 @@ class TracksSegmenter(RecordingSegmenter):
                 img = cv2.dilate(img, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
         return img
 
-    def _lam(self, points: np.ndarray, s: float, side: int) -> float:
-        """The smoother's λ for an object whose points (frame px) are ``points`` ``(M, 2)``."""
+    def _lam(self, points: np.ndarray, s: float, side: int, sure: bool = True) -> float:
+        """The smoother's λ for an object whose points (frame px) are ``points`` ``(M, 2)``; only a ``sure`` one
+        is smoothed less for being small."""
         c = self.config
-        if c.small_side <= 0:
+        if c.small_side <= 0 or not sure:
             return c.lam
         box = np.prod((points.max(0) - points.min(0) + 1) * s)  # working px
         return c.lam * float(np.clip(box / (c.small_side * side / 480.0) ** 2, 0.05, 1.0))
