@@ -139,8 +139,9 @@ class TracksSegmenterConfig:
     # finds on camera pans (they score at most 0.83 on the validation pans). Chosen on the synthetic
     # validation scenes and pans (docs/benchmarks.md, "Small objects, only when sure"): at 100 for every
     # object, validation MOS / fine J&F 48.9 / 42.4 -> 52.8 / 48.2 but pans with a false object 7.1 -> 12.4 %;
-    # from a score of 0.8, 52.5 / 47.2 and 8.3 %; from 0.85, 50.5 / 44.3 and 7.1 %, no more than without it
-    small_side: float = 100.0  # 0: off
+    # from a score of 0.8, 52.5 / 47.2 and 8.3 %; from 0.85, 50.5 / 44.3 and 7.1 %, no more than without it.
+    # From 0.85, small_side 150 / 220 give 51.3 / 45.1 and 51.4 / 45.1, pans still 7.1 %
+    small_side: float = 150.0  # 0: off
     small_min_score: float = 0.85
     sigma_color: float = 8.0  # colour range of the smoother's edges
     min_weight: float = 1e-3  # below this interpolated point density, a pixel is background (no support)
