@@ -12,10 +12,12 @@ Reads the result folders that ``movseg segment --save-tracks`` writes (``result.
   masks stage compares with ``TracksSegmenterConfig.small_min_score``;
 * ``tracks``: how many tracks the object has;
 * ``coverage``: the share of the frames with at least 3 of its tracks visible on which it has a mask;
-* ``iou`` (with ``--gt``): its best IoU over the whole clip with one ground-truth object (0: a false object).
+* ``iou`` (with ``--gt``): its best IoU over the whole clip with one ground-truth object (0: a false object;
+  a small piece of a true object scores low too).
 
-The summary gives the range of scores of the false objects (``iou`` < 0.1, or every object without
-``--gt``), which is how the gate of 0.85 was chosen (docs/benchmarks.md, "Small objects, only when sure").
+The summary gives the range of scores of the objects that match nothing (``iou`` < 0.1; every object without
+``--gt``, as on camera-only clips), which is how the gate of 0.85 was chosen (docs/benchmarks.md, "Small
+objects, only when sure").
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def main() -> None:
         print(f"{r['scene']:24s} object {r['id']:2d}  score {r['score']:.3f}  tracks {r['tracks']:5d}  "
               f"coverage {r['coverage']:.2f}{iou}")
     false = [r["score"] for r in rows if r.get("iou", 0.0) < 0.1]
-    print(f"{len(rows)} objects in {len(folders)} results; {len(false)} false"
+    print(f"{len(rows)} objects in {len(folders)} results; {len(false)} match nothing"
           + (f", scoring {min(false):.3f}-{max(false):.3f}" if false else ""))
 
 
