@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from movseg.io.masks import read_mask_folder
+from movseg.types import mask_from_intervals
 
 
 def object_rows(folder: Path, gt_root: Path | None = None, min_visible: int = 3) -> list[dict]:
@@ -42,9 +43,7 @@ def object_rows(folder: Path, gt_root: Path | None = None, min_visible: int = 3)
     rows = []
     for obj in result["objects"]:
         k = obj["id"]
-        present = np.zeros(T, bool)
-        for a, b in obj["present"]:
-            present[a:b + 1] = True
+        present = mask_from_intervals(obj["present"], T)
         active = visible[object_id == k].sum(0) >= min_visible
         row = {"scene": folder.name, "id": k, "score": obj["score"], "tracks": int((object_id == k).sum()),
                "coverage": float((present & active).sum() / max(active.sum(), 1))}
