@@ -128,10 +128,16 @@ def test_the_grouping_threshold_travels_with_the_weights(tmp_path):
     assert loaded.threshold == 0.55
     save_model(loaded, tmp_path / "again.safetensors")  # a loaded model keeps its threshold when saved
     assert load_model(tmp_path / "again.safetensors").threshold == 0.55
+    assert loaded.small_min_score is None  # the masks stage's small-object gate travels the same way
+    loaded.small_min_score = 0.8
+    save_model(loaded, tmp_path / "gate.safetensors", threshold=0.6)
+    gated = load_model(tmp_path / "gate.safetensors")
+    assert (gated.threshold, gated.small_min_score) == (0.6, 0.8)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    for bad, message in (("high", "not a number"), ("1.5", "outside")):
+    for key, bad, message in (("threshold", "high", "grouping threshold 'high' is not a number"),
+                              ("threshold", "1.5", "outside"), ("small_min_score", "0", "small-object score 0.0 is outside")):
         save_file(state, str(tmp_path / "bad.safetensors"), metadata={
-            "format": "movseg-track-transformer", "config": json.dumps(TINY.to_dict()), "threshold": bad})
+            "format": "movseg-track-transformer", "config": json.dumps(TINY.to_dict()), key: bad})
         with pytest.raises(MovsegError, match=message):
             load_model(tmp_path / "bad.safetensors")
 
@@ -390,11 +396,14 @@ def test_shipping_weights_keeps_their_threshold_and_never_drops_another_silently
     record = json.loads(dest.with_suffix(".json").read_text())
     dest.with_suffix(".json").write_text(json.dumps({**record, "grouping_threshold": 0.65,
                                                      "threshold_selection": {"command": "choose"}}))
-    info = ship(run_a, "movseg train a", dest)  # the same weights again: the threshold stays
-    assert load_model(dest).threshold == 0.65
+    _ship_tool().set_small_min_score(dest, 0.8, "chosen on validation", "python tools/ship_weights.py ...")
+    info = ship(run_a, "movseg train a", dest)  # the same weights again: the threshold and the gate stay
+    assert load_model(dest).threshold == 0.65 and load_model(dest).small_min_score == 0.8
+    assert info["small_min_score"] == 0.8 and info["small_min_score_selection"]["rule"] == "chosen on validation"
     assert info["grouping_threshold"] == 0.65 and info["threshold_selection"] == {"command": "choose"}
     with pytest.raises(SystemExit, match="--drop-threshold"):  # other weights: refused...
         ship(run_b, "movseg train b", dest)
     assert load_model(dest).threshold == 0.65
     info = ship(run_b, "movseg train b", dest, drop_threshold=True)  # ...unless asked
     assert load_model(dest).threshold is None and "grouping_threshold" not in info and info["command"] == "movseg train b"
+    assert load_model(dest).small_min_score is None and "small_min_score" not in info

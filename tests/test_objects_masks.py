@@ -353,6 +353,26 @@ def test_the_weights_grouping_threshold_is_used_unless_the_user_sets_one(tmp_pat
     assert user.threshold == 0.5 and set(np.unique(user.object_id)) == {0, 1, 2}
 
 
+def test_the_weights_small_object_gate_reaches_the_masks_stage_unless_the_user_sets_one(tmp_path):
+    from movseg.method import MethodConfig, segment_moving_objects
+
+    frames, _ = two_squares_clip(T=10)  # 30 px squares: small objects at the working size
+    video = Video(frames, 24.0, [f"{i:05d}" for i in range(len(frames))], "clip")
+    runs = {}
+    for name, gate in (("sure", 0.001), ("unsure", 0.999)):
+        model = load_model()
+        model.small_min_score = gate
+        save_model(model, tmp_path / f"{name}.safetensors")
+        assert load_model(tmp_path / f"{name}.safetensors").small_min_score == gate
+        runs[name] = segment_moving_objects(video, MethodConfig(weights=str(tmp_path / f"{name}.safetensors")))
+    sure, unsure = (runs[k].segmentation.labels for k in ("sure", "unsure"))
+    assert set(np.unique(runs["sure"].object_id)) == {0, 1, 2}
+    assert (sure != unsure).any()  # the gate decides how much the two squares are smoothed
+    user = segment_moving_objects(video, MethodConfig(weights=str(tmp_path / "unsure.safetensors"),
+                                                      segmenter_options={"small_min_score": 0.001}))
+    assert np.array_equal(user.segmentation.labels, sure)
+
+
 def test_the_threshold_per_video_goes_below_a_mode_of_movers_and_only_then():
     rng = np.random.default_rng(0)
     background = 1 / (1 + np.exp(-rng.normal(-5, 1.5, 9000)))  # P mostly near 0, with a tail

@@ -10,9 +10,12 @@ cache's tracker settings are recorded as ``tracker_options``) are left out, and 
 root is written relative to the repository when it lies beside or inside it.
 
 A run's checkpoint carries no grouping threshold: ``benchmarks/choose_threshold.py --write`` adds it
-after shipping. Shipping the same weights again (to refresh the record) keeps the threshold and its
-selection record; shipping other weights over weights that have one is refused unless
-``--drop-threshold`` says that is meant.
+after shipping, and ``--small-min-score X --why TEXT`` (without a run) stores the masks stage's
+small-object gate chosen for the shipped weights. Shipping the same weights again (to refresh the
+record) keeps both and their selection records; shipping other weights over weights that have a
+threshold is refused unless ``--drop-threshold`` says that is meant (the gate goes with it).
+
+    python tools/ship_weights.py --small-min-score 0.85 --why "docs/benchmarks.md, 'Small objects, only when sure'"
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ def portable(path: str | None) -> str | None:
     return path if rel.startswith(os.pardir + os.sep + os.pardir) else rel
 
 
-THRESHOLD_FIELDS = ("grouping_threshold", "threshold_selection")  # written by choose_threshold.py --write
+# written by choose_threshold.py --write, and by set_small_min_score
+THRESHOLD_FIELDS = ("grouping_threshold", "threshold_selection", "small_min_score", "small_min_score_selection")
 
 
 def same_weights(a, b) -> bool:
@@ -60,7 +64,7 @@ def ship(run: Path, command: str, dest: Path = DEFAULT_WEIGHTS, drop_threshold: 
     carried = {}
     if old is not None and old.threshold is not None:
         if same_weights(old, model):
-            model.threshold = old.threshold
+            model.threshold, model.small_min_score = old.threshold, old.small_min_score
             record = dest.with_suffix(".json")
             if record.exists():
                 carried = {k: v for k, v in json.loads(record.read_text()).items() if k in THRESHOLD_FIELDS}
@@ -89,14 +93,42 @@ def ship(run: Path, command: str, dest: Path = DEFAULT_WEIGHTS, drop_threshold: 
     return info
 
 
+def set_small_min_score(dest: Path, score: float, why: str, command: str) -> None:
+    """Store the masks stage's small-object gate (``TracksSegmenterConfig.small_min_score``, a mean P, so it
+    is calibrated on these weights) in ``dest`` and in its ``.json`` record, with why it was chosen."""
+    if not 0 < score < 1:
+        raise SystemExit(f"--small-min-score must lie in (0, 1), got {score}")
+    model = load_model(dest)
+    model.small_min_score = score
+    save_model(model, dest)
+    sidecar = dest.with_suffix(".json")
+    if sidecar.exists():
+        info, data = json.loads(sidecar.read_text()), dest.read_bytes()
+        info.update(small_min_score=score, small_min_score_selection={"command": command, "rule": why},
+                    sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+        sidecar.write_text(json.dumps(info, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", help="run folder written by `movseg train`")
-    ap.add_argument("--command", required=True, help="the exact command that produced the run")
+    ap.add_argument("run", nargs="?", help="run folder written by `movseg train`")
+    ap.add_argument("--command", help="the exact command that produced the run")
     ap.add_argument("--dest", type=Path, default=DEFAULT_WEIGHTS, help="where to write (default: the package's weights)")
     ap.add_argument("--drop-threshold", action="store_true",
                     help="replace other weights that carry a grouping threshold (choose one again afterwards)")
+    ap.add_argument("--small-min-score", type=float, help="instead of shipping a run: store the masks stage's "
+                    "small-object gate, chosen for the weights at --dest")
+    ap.add_argument("--why", help="with --small-min-score: how it was chosen (kept in the record)")
     args = ap.parse_args()
+    if args.small_min_score is not None:
+        if args.run or not args.why:
+            ap.error("--small-min-score takes no run, and needs --why")
+        command = f"python tools/ship_weights.py --small-min-score {args.small_min_score:g} --why RULE"
+        set_small_min_score(args.dest, args.small_min_score, args.why, command)
+        print(f"{args.dest}: small-object gate {args.small_min_score:g}", file=sys.stderr)
+        return
+    if not args.run or not args.command:
+        ap.error("give a run folder and --command (or --small-min-score)")
     info = ship(Path(args.run), args.command, args.dest, args.drop_threshold)
     threshold = info.get("grouping_threshold")
     print(f"{args.dest} ({info['bytes'] / 1e6:.1f} MB), validation F1 {info['validation']['f1']:.3f}, "

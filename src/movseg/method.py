@@ -136,10 +136,13 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
 
     with clock("cues"):
         cues = track_cues(video, tracks)
+    segmenter_options = cfg.segmenter_options
     with clock("motion"):
         if cfg.motion == "transformer":
             model = motion_model(cfg.weights, cfg.device)
             group = replace(cfg.group, threshold=resolve_threshold(cfg.group.threshold, model.threshold))
+            if cfg.segmenter == "tracks" and model.small_min_score is not None:  # calibrated on these weights' P
+                segmenter_options = {"small_min_score": model.small_min_score, **segmenter_options}
             gate = group.threshold
             if cfg.auto_threshold:  # the whole video lifts every track that can move the choice of a threshold
                 lo, hi = video_threshold_span()
@@ -157,7 +160,7 @@ def segment_moving_objects(video: Video, config: MethodConfig | None = None, pro
         labels = np.zeros((T, H, W), np.uint8)
         K = int(object_id.max(initial=0))
         if K:
-            segmenter = build_segmenter(cfg.segmenter, **cfg.segmenter_options)
+            segmenter = build_segmenter(cfg.segmenter, **segmenter_options)
             state = segmenter.init_state(video)
             prompt_objects(segmenter, state, tracks, object_id, prob, group.threshold, cfg.prompt_every)
             for f, ids, masks in segmenter.propagate(state):

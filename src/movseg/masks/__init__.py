@@ -142,6 +142,8 @@ class TracksSegmenterConfig:
     # from a score of 0.8, 52.5 / 47.2 and 8.3 %; from 0.85, 50.5 / 44.3 and 7.1 %, no more than without it.
     # From 0.85, small_side 150 / 220 give 51.3 / 45.1 and 51.4 / 45.1, pans still 7.1 %
     small_side: float = 150.0  # 0: off
+    # a mean P, so calibrated on the track transformer's weights: `movseg segment` takes the one the weights
+    # carry (load_model(...).small_min_score; the shipped ones carry 0.85), this default for weights without one
     small_min_score: float = 0.85
     sigma_color: float = 8.0  # colour range of the smoother's edges
     min_weight: float = 1e-3  # below this interpolated point density, a pixel is background (no support)

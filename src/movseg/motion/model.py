@@ -136,6 +136,8 @@ class TrackTransformer(nn.Module):
         super().__init__()
         c = self.config = config or MotionModelConfig()
         self.threshold: float | None = None  # grouping threshold chosen for trained weights (set by load_model)
+        # the mean P from which the masks stage trusts a small object, chosen for trained weights (set by load_model)
+        self.small_min_score: float | None = None
         enc_in = 4 * (1 + 2 * c.freqs) + 2 + (3 if c.geometric else 0) + (2 if c.depth else 0)
         if not c.msde:
             enc_in += c.appearance_dim

@@ -19,7 +19,8 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "track_transformer.safeten
 
 def save_model(model: TrackTransformer, path: str | Path, threshold: float | None = None) -> None:
     """Write the weights as safetensors with the model config in the file's metadata, and the grouping
-    threshold chosen for these weights when given (default: ``model.threshold``, if it has one)."""
+    threshold chosen for these weights when given (default: ``model.threshold``, if it has one), and
+    ``model.small_min_score`` if it has one."""
     from safetensors.torch import save_file
 
     threshold = model.threshold if threshold is None else threshold
@@ -27,6 +28,8 @@ def save_model(model: TrackTransformer, path: str | Path, threshold: float | Non
     meta = {"format": "movseg-track-transformer", "config": json.dumps(model.config.to_dict(), sort_keys=True)}
     if threshold is not None:
         meta["threshold"] = repr(float(threshold))
+    if model.small_min_score is not None:
+        meta["small_min_score"] = repr(float(model.small_min_score))
     save_file(state, str(path), metadata=meta)
 
 
@@ -36,8 +39,9 @@ def load_model(path: str | Path | None = None, config: MotionModelConfig | None 
 
     ``config``, when given, must equal the checkpoint's config; otherwise a
     :class:`MovsegError` says which fields differ. ``device``: see :func:`movseg.device.resolve_device`. ``model.threshold`` is the P(dynamic) above which
-    these weights' tracks are grouped into objects, as chosen for them (None when the file has none).
-    A model's scores are calibrated differently from run to run, so the threshold belongs to the weights
+    these weights' tracks are grouped into objects, as chosen for them (None when the file has none);
+    ``model.small_min_score`` the mean P from which the masks stage trusts a small object (None: its default).
+    A model's scores are calibrated differently from run to run, so both belong to the weights
     (docs/motion.md, "The grouping threshold belongs to the weights").
     """
     from safetensors import safe_open
@@ -61,18 +65,27 @@ def load_model(path: str | Path | None = None, config: MotionModelConfig | None 
         a, b = config.to_dict(), file_config.to_dict()
         diff = ", ".join(f"{k}: wanted {a[k]!r}, file has {b[k]!r}" for k in a if a[k] != b[k])
         raise MovsegError(f"{path} was trained with another model config ({diff}): use matching weights or config")
-    try:
-        threshold = float(meta["threshold"]) if "threshold" in meta else None
-    except ValueError:
-        raise MovsegError(f"{path}: its grouping threshold {meta['threshold']!r} is not a number") from None
-    if threshold is not None and not 0 < threshold < 1:
-        raise MovsegError(f"{path}: its grouping threshold {threshold} is outside (0, 1)")
+    threshold = _probability(meta, "threshold", "grouping threshold", path)
+    small_min_score = _probability(meta, "small_min_score", "small-object score", path)
     model = TrackTransformer(file_config)
     missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
     if missing or unexpected:
         raise MovsegError(f"{path} does not fit its own config (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    model.threshold = threshold
+    model.threshold, model.small_min_score = threshold, small_min_score
     return model.to(resolve_device(device)).eval()
+
+
+def _probability(meta: dict, key: str, what: str, path: Path) -> float | None:
+    """The probability stored under ``key`` in a checkpoint's metadata (None when absent)."""
+    if key not in meta:
+        return None
+    try:
+        value = float(meta[key])
+    except ValueError:
+        raise MovsegError(f"{path}: its {what} {meta[key]!r} is not a number") from None
+    if not 0 < value < 1:
+        raise MovsegError(f"{path}: its {what} {value} is outside (0, 1)")
+    return value
 
 
 # the longest stretch of frames the model sees at once; training windows are 8–24 frames, so its time
