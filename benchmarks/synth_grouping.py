@@ -4,6 +4,7 @@ grouping settings (MOS J&F over the scenes with a moving object, and per-object 
     movseg synth /tmp/synth_val --preset train --seed 1 --scenes 30     # the transformer's validation seed
     python benchmarks/synth_grouping.py --root /tmp/synth_val --cache out/grouping \
         --group "" --group motion_tol=0.2 --group threshold=0.6,max_apart=0.2
+    python benchmarks/synth_grouping.py --root /tmp/synth_val --fix moving     # or --fix static, --oracle
 
 Each ``--group`` is one :class:`movseg.objects.GroupConfig` (``""``: the default). Masks come from the
 default segmenter, prompted as in ``movseg segment``. Scenes without a moving object are left out of
@@ -87,6 +88,9 @@ def main() -> None:
     ap.add_argument("--oracle", action="store_true",
                     help="replace P(dynamic) by the ground truth at each track's query point (1 on a moving object's "
                          "mask, else 0): the ceiling of the grouping and masks stages with a perfect motion model")
+    ap.add_argument("--fix", choices=("static", "moving"),
+                    help="the ground truth for one kind of track only (by its query point): 'static' sets P to 0 off "
+                         "the moving objects, 'moving' to 1 on them; the other tracks keep the transformer's P")
     ap.add_argument("--tracker-options", type=json.loads, help="the flow tracker's settings as JSON ('{}': its own "
                     "defaults, with long links; default: the pipeline's); give such runs their own --cache")
     args = ap.parse_args()
@@ -98,8 +102,12 @@ def main() -> None:
         _, gt = read_mask_folder(s / "masks")
         if gt.any():
             video, tracks, prob = stage_outputs(s, cache, args.tracker_options)
+            truth = oracle_prob(tracks, gt)
             if args.oracle:
-                prob = oracle_prob(tracks, gt)
+                prob = truth
+            elif args.fix:
+                prob = np.where(truth > 0, prob if args.fix == "static" else 1, 0 if args.fix == "static" else prob)
+                prob = prob.astype(np.float32)
             data.append(((video, tracks, prob), gt))
     print(f"{len(data)} of {len(scenes)} scenes have a moving object")
     for setting in args.group or [""]:
