@@ -142,6 +142,19 @@ def test_the_grouping_threshold_travels_with_the_weights(tmp_path):
             load_model(tmp_path / "bad.safetensors")
 
 
+def test_saving_the_same_weights_twice_gives_the_same_bytes(tmp_path):
+    model = TrackTransformer(TINY).eval()
+    model.threshold, model.small_min_score = 0.6, 0.8  # several metadata keys, which safetensors orders at random
+    files = [tmp_path / f"{i}.safetensors" for i in range(5)]
+    for f in files:
+        save_model(model, f)
+    assert len({f.read_bytes() for f in files}) == 1
+    loaded = load_model(files[0])
+    assert (loaded.threshold, loaded.small_min_score) == (0.6, 0.8)
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_tiny_model_overfits_a_tiny_batch():
     video, tracks, moving = square_tracks()
     cues = track_cues(video, tracks)

@@ -31,6 +31,20 @@ def save_model(model: TrackTransformer, path: str | Path, threshold: float | Non
     if model.small_min_score is not None:
         meta["small_min_score"] = repr(float(model.small_min_score))
     save_file(state, str(path), metadata=meta)
+    _sort_header(Path(path))
+
+
+def _sort_header(path: Path) -> None:
+    """Rewrite a safetensors file's JSON header with sorted keys. safetensors writes its metadata in hash-map
+    order, which changes from run to run, so the same weights got other bytes and another SHA-256 in their
+    record each time they were saved. The tensor data and their offsets (relative to it) are unchanged."""
+    import struct
+
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.dumps(json.loads(raw[8 : 8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # the data stays 8-byte aligned, as safetensors writes it
+    path.write_bytes(struct.pack("<Q", len(header)) + header + raw[8 + n :])
 
 
 def load_model(path: str | Path | None = None, config: MotionModelConfig | None = None,
