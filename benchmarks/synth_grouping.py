@@ -105,9 +105,10 @@ def main() -> None:
             truth = oracle_prob(tracks, gt)
             if args.oracle:
                 prob = truth
-            elif args.fix:
-                prob = np.where(truth > 0, prob if args.fix == "static" else 1, 0 if args.fix == "static" else prob)
-                prob = prob.astype(np.float32)
+            elif args.fix == "static":
+                prob = np.where(truth > 0, prob, 0).astype(np.float32)
+            elif args.fix == "moving":
+                prob = np.where(truth > 0, 1, prob).astype(np.float32)
             data.append(((video, tracks, prob), gt))
     print(f"{len(data)} of {len(scenes)} scenes have a moving object")
     for setting in args.group or [""]:
