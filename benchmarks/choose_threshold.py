@@ -36,8 +36,6 @@ replace(PRESETS['train'], name='static', p_no_objects=1.0), 0, 2, False)"
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -47,6 +45,7 @@ import numpy as np
 from movseg.eval.evaluate import list_sequences
 from movseg.method import MethodConfig, tracker_options
 from movseg.motion import load_model, predict_dynamic_lifted, save_model, track_cues
+from movseg.motion.predict import update_record
 from movseg.train.trainer import holdout_of
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -119,13 +118,7 @@ def choose(jf: dict[float, float], false: dict[float, int] | None = None, frames
 def write_threshold(weights: Path, model, threshold: float, record: dict) -> None:
     """Store ``threshold`` in ``weights`` (and in its ``.json`` record, if there is one)."""
     save_model(model, weights, threshold)
-    sidecar = weights.with_suffix(".json")
-    if sidecar.exists():
-        info = json.loads(sidecar.read_text())
-        data = weights.read_bytes()
-        info.update(grouping_threshold=threshold, threshold_selection=record,
-                    sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
-        sidecar.write_text(json.dumps(info, indent=2) + "\n")
+    update_record(weights, grouping_threshold=threshold, threshold_selection=record)
 
 
 def main() -> None:

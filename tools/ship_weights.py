@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from movseg import __version__
-from movseg.motion.predict import DEFAULT_WEIGHTS, load_model, save_model
+from movseg.motion.predict import DEFAULT_WEIGHTS, load_model, save_model, update_record
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL = ("out", "cache")  # where the run wrote and read its samples: meaningless elsewhere
@@ -101,12 +101,7 @@ def set_small_min_score(dest: Path, score: float, why: str, command: str) -> Non
     model = load_model(dest)
     model.small_min_score = score
     save_model(model, dest)
-    sidecar = dest.with_suffix(".json")
-    if sidecar.exists():
-        info, data = json.loads(sidecar.read_text()), dest.read_bytes()
-        info.update(small_min_score=score, small_min_score_selection={"command": command, "rule": why},
-                    sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
-        sidecar.write_text(json.dumps(info, indent=2) + "\n")
+    update_record(dest, small_min_score=score, small_min_score_selection={"command": command, "rule": why})
 
 
 def main() -> None:

@@ -34,6 +34,20 @@ def save_model(model: TrackTransformer, path: str | Path, threshold: float | Non
     _sort_header(Path(path))
 
 
+def update_record(path: str | Path, **fields) -> None:
+    """After the weights at ``path`` were rewritten, refresh the ``.json`` record beside them, if there is one
+    (as ``tools/ship_weights.py`` writes it): set ``fields`` and the file's SHA-256 and size."""
+    import hashlib
+
+    path = Path(path)
+    sidecar = path.with_suffix(".json")
+    if sidecar.exists():
+        data = path.read_bytes()
+        info = {**json.loads(sidecar.read_text()), **fields,
+                "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        sidecar.write_text(json.dumps(info, indent=2) + "\n")
+
+
 def _sort_header(path: Path) -> None:
     """Rewrite a safetensors file's JSON header with sorted keys. safetensors writes its metadata in hash-map
     order, which changes from run to run, so the same weights got other bytes and another SHA-256 in their
