@@ -32,7 +32,8 @@ from movseg.eval.metrics import boundary_f, jaccard
 from movseg.io.masks import read_mask
 from movseg.io.video import read_video
 from movseg.masks import build_segmenter
-from movseg.method import MethodConfig, prompt_objects, segment_moving_objects, tracker_options
+from movseg.method import MethodConfig, prompt_objects, segment_moving_objects, stray_points, tracker_options
+from movseg.motion.cues import track_cues
 from movseg.objects import GroupConfig, group_tracks, resolve_threshold
 from movseg.types import Tracks
 
@@ -63,11 +64,12 @@ def stage_outputs(root: Path, seq: str, cache: Path, cfg: MethodConfig | None = 
 
 
 def mos_j_f(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, obj: np.ndarray, seg,
-            negative: float) -> tuple[float, float]:
+            negative: float, stray: np.ndarray | None = None) -> tuple[float, float]:
     """MOS J and F (means over frames) of one sequence: every object of ``obj`` prompted as
-    `movseg segment` does (tracks below ``negative`` are background) and the masks merged."""
+    `movseg segment` does (tracks below ``negative`` are background, ``stray`` points background of their
+    object) and the masks merged."""
     state = seg.init_state(video)
-    prompt_objects(seg, state, tracks, obj, prob, negative)
+    prompt_objects(seg, state, tracks, obj, prob, negative, stray=stray)
     pred = np.zeros((video.num_frames, video.height, video.width), bool)
     for f, ids, masks in seg.propagate(state):
         if len(ids):
@@ -83,7 +85,9 @@ def score_sequence(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray
     P before the whole video's lift, for the grouping's ``min_core`` rule)."""
     group = GroupConfig(threshold=resolve_threshold(threshold))
     obj = group_tracks(tracks, prob, (video.height, video.width), group, core)
-    j, f = mos_j_f(root, seq, video, tracks, prob, obj, build_segmenter("tracks"), group.threshold)
+    cfg = MethodConfig()
+    stray = stray_points(track_cues(video, tracks), obj, cfg.moving_threshold, cfg.stray_still)
+    j, f = mos_j_f(root, seq, video, tracks, prob, obj, build_segmenter("tracks"), group.threshold, stray)
     return (j + f) / 2
 
 
@@ -191,6 +195,9 @@ def main() -> None:
                     "windowed logit (default: no limit, the larger P)")
     ap.add_argument("--negative", type=float, help="tracks below this P(dynamic) prompt as background "
                     "(default: the grouping threshold)")
+    ap.add_argument("--stray", action="append", type=floats_arg,
+                    help="MOVING,STILL: the stray-point rule's residuals (repeatable; 0,0 off; default: the "
+                         "pipeline's, %s,%s)" % (MethodConfig.moving_threshold, MethodConfig.stray_still))
     ap.add_argument("--tracker-options", type=json.loads, help="the flow tracker's settings as JSON, e.g. '{}' for "
                     "its own defaults with long links (default: the pipeline's); give such runs their own --cache")
     args = ap.parse_args()
@@ -221,7 +228,7 @@ def main() -> None:
             fg, dist = query_truth(root, s, video.names, tracks)
             data[s] = (video, tracks, *fix_labels(prob, obj, fg, dist, args.fix))
     elif args.group is not None or args.weights:
-        from movseg.motion import predict_dynamic_lifted, track_cues
+        from movseg.motion import predict_dynamic_lifted
 
         for s, (video, tracks, prob, obj) in data.items():
             if model is not None:
@@ -231,18 +238,27 @@ def main() -> None:
                 core = np.load(stage_path(s, Path(args.cache), method))["core_prob"]
             obj = group_tracks(tracks, prob, (video.height, video.width), group, core)
             data[s] = (video, tracks, prob, obj)
-    for setting in args.set or [""]:
+    cues = {s: track_cues(video, tracks) for s, (video, tracks, _, _) in data.items()}
+    runs = [(setting, stray) for stray in args.stray or [(MethodConfig.moving_threshold, MethodConfig.stray_still)]
+            for setting in args.set or [""]]
+    for setting, (moving, still) in runs:
         seg = build_segmenter("tracks", **parse(setting))
         js, fs, t0 = [], [], time.perf_counter()
         for s, (video, tracks, prob, obj) in data.items():
-            j, f = mos_j_f(root, s, video, tracks, prob, obj, seg, args.negative or group.threshold)
+            stray = stray_points(cues[s], obj, moving, still)
+            j, f = mos_j_f(root, s, video, tracks, prob, obj, seg, args.negative or group.threshold, stray)
             js.append(j)
             fs.append(f)
             if args.per_sequence:
                 print(f"  {s:<20} J&F {50 * (j + f):5.1f}", flush=True)
         J, F = 100 * np.mean(js), 100 * np.mean(fs)
-        print(f"{setting or 'default':<40} J {J:5.1f} F {F:5.1f} J&F {(J + F) / 2:5.1f}  ({time.perf_counter() - t0:.0f} s)",
+        name = (setting or "default") + ("" if args.stray is None else f" stray {moving},{still}")
+        print(f"{name:<40} J {J:5.1f} F {F:5.1f} J&F {(J + F) / 2:5.1f}  ({time.perf_counter() - t0:.0f} s)",
               flush=True)
+
+
+def floats_arg(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(","))
 
 
 def windows_arg(text: str) -> tuple[int | None, ...]:

@@ -28,12 +28,13 @@ from movseg.eval.protocols import evaluate_fine, evaluate_mos
 from movseg.io.masks import read_mask_folder
 from movseg.io.video import read_video
 from movseg.masks import build_segmenter
-from movseg.method import MethodConfig, _renumber, prompt_objects, segment_moving_objects
+from movseg.method import MethodConfig, _renumber, prompt_objects, segment_moving_objects, stray_points
+from movseg.motion.cues import track_cues
 from movseg.objects import FragmentConfig, GroupConfig, group_tracks, join_fragments, resolve_threshold
 from movseg.types import Tracks
 
 sys.path.insert(0, str(Path(__file__).parent))
-from davis_masks import parse, shipped_threshold  # noqa: E402  (k=v,k=v settings, as there)
+from davis_masks import floats_arg, parse, shipped_threshold  # noqa: E402  (k=v,k=v settings, as there)
 
 
 def stage_outputs(scene: Path, cache: Path, tracker_options: dict | None = None):
@@ -58,14 +59,18 @@ def oracle_prob(tracks: Tracks, gt: np.ndarray) -> np.ndarray:
 
 
 def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, threshold: float,
-               fragments: FragmentConfig | None = None, **segmenter) -> np.ndarray:
+               fragments: FragmentConfig | None = None, stray: tuple[float, float] | None = None,
+               **segmenter) -> np.ndarray:
     """``uint8 (T, H, W)`` object labels from the default segmenter (with ``segmenter`` settings),
-    numbered as `movseg segment` does; with ``fragments``, touching fragments merged as with `--merge-fragments`."""
+    numbered as `movseg segment` does; with ``fragments``, touching fragments merged as with `--merge-fragments`;
+    ``stray``: the stray-point rule's ``(moving, still)`` residuals (default: the pipeline's)."""
     labels = np.zeros((video.num_frames, video.height, video.width), np.uint8)
     if object_id.max(initial=0):
+        moving, still = stray or (MethodConfig.moving_threshold, MethodConfig.stray_still)
         seg = build_segmenter("tracks", **segmenter)
         state = seg.init_state(video)
-        prompt_objects(seg, state, tracks, object_id, prob, threshold)
+        off = stray_points(track_cues(video, tracks), object_id, moving, still) if still > 0 else None
+        prompt_objects(seg, state, tracks, object_id, prob, threshold, stray=off)
         for f, ids, masks in seg.propagate(state):
             for k, m in zip(ids, masks):
                 labels[f][m] = k
@@ -91,6 +96,8 @@ def main() -> None:
     ap.add_argument("--fix", choices=("static", "moving"),
                     help="the ground truth for one kind of track only (by its query point): 'static' sets P to 0 off "
                          "the moving objects, 'moving' to 1 on them; the other tracks keep the transformer's P")
+    ap.add_argument("--stray", action="append", type=floats_arg,
+                    help="MOVING,STILL: the stray-point rule's residuals (repeatable; 0,0 off; default: the pipeline's)")
     ap.add_argument("--tracker-options", type=json.loads, help="the flow tracker's settings as JSON ('{}': its own "
                     "defaults, with long links; default: the pipeline's); give such runs their own --cache")
     args = ap.parse_args()
@@ -111,16 +118,17 @@ def main() -> None:
                 prob = np.where(truth > 0, 1, prob).astype(np.float32)
             data.append(((video, tracks, prob), gt))
     print(f"{len(data)} of {len(scenes)} scenes have a moving object")
-    for setting in args.group or [""]:
+    for setting, stray in [(g, s) for s in args.stray or [None] for g in args.group or [""]]:
         cfg = replace(GroupConfig(), **parse(setting))
         cfg = replace(cfg, threshold=resolve_threshold(cfg.threshold, shipped_threshold()))  # the cache's P: shipped weights
         mos, fine, t0 = [], [], time.perf_counter()
         for (video, tracks, prob), gt in data:
             object_id = group_tracks(tracks, prob, (video.height, video.width), cfg)
-            pred = labels_for(video, tracks, prob, object_id, cfg.threshold, **parse(args.set))
+            pred = labels_for(video, tracks, prob, object_id, cfg.threshold, stray=stray, **parse(args.set))
             mos += mean_jf(evaluate_mos(gt, pred))
             fine += mean_jf(evaluate_fine(gt, pred))
-        print(f"{setting or 'default':<40} MOS J&F {100 * np.mean(mos):5.1f}  fine J&F {100 * np.mean(fine):5.1f} "
+        name = (setting or "default") + ("" if stray is None else " stray %g,%g" % stray)
+        print(f"{name:<40} MOS J&F {100 * np.mean(mos):5.1f}  fine J&F {100 * np.mean(fine):5.1f} "
               f"({len(fine)} objects, {time.perf_counter() - t0:.0f} s)", flush=True)
 
 

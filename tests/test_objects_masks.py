@@ -11,7 +11,8 @@ import pytest
 from conftest import textured
 from movseg.errors import MovsegError
 from movseg.masks import build_segmenter, grabcut_refine
-from movseg.method import motion_states, prompt_objects, sparse_prompt
+from movseg.method import motion_states, prompt_objects, sparse_prompt, stray_points
+from movseg.motion.cues import POINT_CHANNELS, TrackCues
 from movseg.motion import load_model, save_model
 from movseg.objects import (FragmentConfig, GroupConfig, group_tracks, merge_fragments, resolve_threshold, video_threshold,
                             video_threshold_span)
@@ -460,6 +461,54 @@ def test_an_object_hidden_for_a_few_frames_keeps_its_id_and_strangers_do_not_tak
     tracks, oid, moving = join_case((10, 20, 4, slice(0, 10)), (10, 20, 4, slice(14, 24)))
     assert len(set(join_across_gaps(tracks, oid, (240, 320), moving=moving))) == 1
     assert len(set(join_across_gaps(tracks, oid, (240, 320), moving=moving, cuts=[12]))) == 2
+
+
+def stray_case():
+    """Object 1 (six tracks) moves against the camera on every frame; its track 0 is a background point that
+    it covers at frame 5 and carries from then on; its track 1 has no residual (too short). Object 2 (three
+    tracks) does not move on any frame."""
+    T, n = 10, 9
+    points = np.zeros((n, T, len(POINT_CHANNELS)), np.float32)
+    res = points[..., POINT_CHANNELS.index("res_hk")]
+    res[:6, 1:] = 3.0
+    res[0, 1:5] = 0.3  # with the camera until it is picked up
+    res[1] = 0.0  # undefined
+    res[6:, 1:] = 0.3
+    valid = np.ones((n, T), bool)
+    cues = TrackCues(points, valid, np.zeros((n, 7), np.float32))
+    xy = np.zeros((n, T, 2), np.float32)
+    xy[:, :, 0] = np.arange(n)[:, None] * 10 + 5
+    xy[:, :, 1] = 20
+    tracks = Tracks(xy, valid.copy(), np.ones((n, T), np.float32), np.zeros(n, np.int32))
+    object_id = np.array([1, 1, 1, 1, 1, 1, 2, 2, 2], np.int32)
+    return cues, tracks, object_id
+
+
+def test_stray_points_are_an_objects_points_that_stay_with_the_camera_while_it_moves():
+    cues, _, object_id = stray_case()
+    stray = stray_points(cues, object_id, moving=2.0, still=0.7)
+    assert stray.shape == (9, 10)
+    assert stray[0, 1:5].all() and not stray[0, 5:].any() and not stray[0, 0]  # frame 0 has no residual
+    assert not stray[1:].any()  # the other points of the moving object, a point without a residual, a still object
+    assert not stray_points(cues, object_id, moving=2.0, still=0).any()  # off
+
+
+def test_stray_points_prompt_as_background_of_their_object():
+    cues, tracks, object_id = stray_case()
+    seg = build_segmenter("tracks")
+    state = seg.init_state(Video(np.zeros((10, 40, 100, 3), np.uint8), 24.0, [str(i) for i in range(10)]))
+    prob = np.full(9, 0.9, np.float32)
+    prompt_objects(seg, state, tracks, object_id, prob, 0.7, stray=stray_points(cues, object_id, 2.0, 0.7))
+    for f in range(10):
+        pts, lab = state.prompts[f][1]
+        as_label = dict(zip(pts[:, 0].round().astype(int), lab))
+        assert as_label[5] == (0 if 1 <= f < 5 else 1)  # track 0: background of its object while it strays
+        assert all(as_label[10 * i + 5] == 1 for i in range(1, 6))
+        assert all(as_label[10 * i + 5] == 0 for i in range(6, 9))  # the other object's points
+    # without the rule every point of an object prompts as part of it
+    state = seg.init_state(state.video)
+    prompt_objects(seg, state, tracks, object_id, prob, 0.7)
+    assert all((state.prompts[f][1][1][:6] == 1).all() for f in range(10))
 
 
 def test_points_left_behind_still_do_not_make_an_object_last():
