@@ -85,8 +85,7 @@ def score_sequence(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray
     P before the whole video's lift, for the grouping's ``min_core`` rule)."""
     group = GroupConfig(threshold=resolve_threshold(threshold))
     obj = group_tracks(tracks, prob, (video.height, video.width), group, core)
-    cfg = MethodConfig()
-    stray = stray_points(track_cues(video, tracks), obj, cfg.moving_threshold, cfg.stray_still)
+    stray = stray_points(track_cues(video, tracks), obj, MethodConfig.moving_threshold, MethodConfig.stray_still)
     j, f = mos_j_f(root, seq, video, tracks, prob, obj, build_segmenter("tracks"), group.threshold, stray)
     return (j + f) / 2
 
