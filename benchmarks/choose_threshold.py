@@ -65,9 +65,10 @@ def davis_scores(model, root: Path, sequences: list[str], stages: Path, candidat
     jf = {c: [] for c in candidates}
     for s in sequences:
         video, tracks, _, _ = stage_outputs(root, s, stages)
-        prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), windows, lift=lift)
+        cues = track_cues(video, tracks)
+        prob, core = predict_dynamic_lifted(model, cues, windows, lift=lift)
         for c in candidates:
-            jf[c].append(score_sequence(root, s, video, tracks, prob, c, core))
+            jf[c].append(score_sequence(root, s, video, tracks, prob, c, core, cues))
     return {c: float(np.mean(v)) for c, v in jf.items()}
 
 
@@ -83,12 +84,13 @@ def false_frames_per_scene(model, scene: Path, candidates, windows=MethodConfig.
     video = read_video(scene / "frames")
     q = make_queries(video.num_frames, video.height, video.width, cfg.grid_size, cfg.step, cfg.max_tracks)
     tracks = track_video(video, cfg.tracker, queries=q, **tracker_options(cfg.tracker, cfg.tracker_options))
-    prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), windows, lift=lift)
+    cues = track_cues(video, tracks)
+    prob, core = predict_dynamic_lifted(model, cues, windows, lift=lift)
     count = np.zeros(len(candidates), np.int32)
     for i, c in enumerate(candidates):
         obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c), core)
         if obj.any():
-            count[i] = labels_for(video, tracks, prob, obj, c).reshape(video.num_frames, -1).any(1).sum()
+            count[i] = labels_for(video, tracks, prob, obj, c, cues=cues).reshape(video.num_frames, -1).any(1).sum()
     return prob, core, count
 
 

@@ -79,13 +79,15 @@ def mos_j_f(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, obj: 
 
 
 def score_sequence(root: Path, seq: str, video, tracks: Tracks, prob: np.ndarray, threshold: float | None = None,
-                   core: np.ndarray | None = None) -> float:
+                   core: np.ndarray | None = None, cues=None) -> float:
     """MOS J&F of one sequence with the default grouping (at ``threshold``, default
     :data:`~movseg.objects.DEFAULT_THRESHOLD`) and segmenter, from P(dynamic) ``prob`` (and ``core``, its
-    P before the whole video's lift, for the grouping's ``min_core`` rule)."""
+    P before the whole video's lift, for the grouping's ``min_core`` rule); ``cues``: the tracks' cues, for
+    the stray points (computed when not given)."""
     group = GroupConfig(threshold=resolve_threshold(threshold))
     obj = group_tracks(tracks, prob, (video.height, video.width), group, core)
-    stray = stray_points(track_cues(video, tracks), obj, MethodConfig.moving_threshold, MethodConfig.stray_still)
+    cues = cues if cues is not None else track_cues(video, tracks)  # callers that score several thresholds pass theirs
+    stray = stray_points(cues, obj, MethodConfig.moving_threshold, MethodConfig.stray_still)
     j, f = mos_j_f(root, seq, video, tracks, prob, obj, build_segmenter("tracks"), group.threshold, stray)
     return (j + f) / 2
 

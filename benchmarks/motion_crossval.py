@@ -106,11 +106,13 @@ def main() -> None:
                 pooled[m][1].append(lab)
             if args.jf:
                 video, tracks, _, _ = stage_outputs(root, s, Path(args.stages))
-                prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), args.window, lift=args.lift)
+                vcues = track_cues(video, tracks)
+                prob, core = predict_dynamic_lifted(model, vcues, args.window, lift=args.lift)
                 if args.candidates:  # what each threshold would give on a sequence the model never saw
-                    row["jf_at"] = {c: score_sequence(root, s, video, tracks, prob, c, core) for c in CANDIDATES}
+                    row["jf_at"] = {c: score_sequence(root, s, video, tracks, prob, c, core, vcues) for c in CANDIDATES}
                 at = row.get("jf_at", {}).get(resolve_threshold(threshold))  # the fold's own, if scored already
-                row["jf"] = at if at is not None else score_sequence(root, s, video, tracks, prob, threshold, core)
+                row["jf"] = at if at is not None else score_sequence(root, s, video, tracks, prob, threshold, core,
+                                                                     vcues)
             rows[s] = row
             jf = f"  J&F {100 * row['jf']:5.1f}" if args.jf else ""
             print(f"  {s:<20} fold {i}  whole F1 {row['whole']['f1']:.3f} AUC {row['whole']['auc']:.3f}  "

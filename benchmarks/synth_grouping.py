@@ -59,17 +59,20 @@ def oracle_prob(tracks: Tracks, gt: np.ndarray) -> np.ndarray:
 
 
 def labels_for(video, tracks: Tracks, prob: np.ndarray, object_id: np.ndarray, threshold: float,
-               fragments: FragmentConfig | None = None, stray: tuple[float, float] | None = None,
+               fragments: FragmentConfig | None = None, stray: tuple[float, float] | None = None, cues=None,
                **segmenter) -> np.ndarray:
     """``uint8 (T, H, W)`` object labels from the default segmenter (with ``segmenter`` settings),
     numbered as `movseg segment` does; with ``fragments``, touching fragments merged as with `--merge-fragments`;
-    ``stray``: the stray-point rule's ``(moving, still)`` residuals (default: the pipeline's)."""
+    ``stray``: the stray-point rule's ``(moving, still)`` residuals (default: the pipeline's), read from ``cues``
+    (the tracks' cues; computed when not given)."""
     labels = np.zeros((video.num_frames, video.height, video.width), np.uint8)
     if object_id.max(initial=0):
         moving, still = stray or (MethodConfig.moving_threshold, MethodConfig.stray_still)
         seg = build_segmenter("tracks", **segmenter)
         state = seg.init_state(video)
-        off = stray_points(track_cues(video, tracks), object_id, moving, still) if still > 0 else None
+        if still > 0 and cues is None:
+            cues = track_cues(video, tracks)
+        off = stray_points(cues, object_id, moving, still) if still > 0 else None
         prompt_objects(seg, state, tracks, object_id, prob, threshold, stray=off)
         for f, ids, masks in seg.propagate(state):
             for k, m in zip(ids, masks):
@@ -116,15 +119,16 @@ def main() -> None:
                 prob = np.where(truth > 0, prob, 0).astype(np.float32)
             elif args.fix == "moving":
                 prob = np.where(truth > 0, 1, prob).astype(np.float32)
-            data.append(((video, tracks, prob), gt))
+            data.append(((video, tracks, prob, track_cues(video, tracks)), gt))
     print(f"{len(data)} of {len(scenes)} scenes have a moving object")
     for setting, stray in [(g, s) for s in args.stray or [None] for g in args.group or [""]]:
         cfg = replace(GroupConfig(), **parse(setting))
         cfg = replace(cfg, threshold=resolve_threshold(cfg.threshold, shipped_threshold()))  # the cache's P: shipped weights
         mos, fine, t0 = [], [], time.perf_counter()
-        for (video, tracks, prob), gt in data:
+        for (video, tracks, prob, cues), gt in data:
             object_id = group_tracks(tracks, prob, (video.height, video.width), cfg)
-            pred = labels_for(video, tracks, prob, object_id, cfg.threshold, stray=stray, **parse(args.set))
+            pred = labels_for(video, tracks, prob, object_id, cfg.threshold, stray=stray, cues=cues,
+                              **parse(args.set))
             mos += mean_jf(evaluate_mos(gt, pred))
             fine += mean_jf(evaluate_fine(gt, pred))
         name = (setting or "default") + ("" if stray is None else " stray %g,%g" % stray)

@@ -67,9 +67,9 @@ def main() -> None:
         seqs = args.sequences.split(",") if args.sequences else list_sequences(root / "Annotations" / "480p")
         for s in seqs:
             video, tracks, _, _ = stage_outputs(root, s, Path(args.stages))
-            prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), cfg.motion_windows,
-                                                lift=cfg.motion_lift)
-            jf = np.array([score_sequence(root, s, video, tracks, prob, c, core) for c in CANDIDATES])
+            cues = track_cues(video, tracks)
+            prob, core = predict_dynamic_lifted(model, cues, cfg.motion_windows, lift=cfg.motion_lift)
+            jf = np.array([score_sequence(root, s, video, tracks, prob, c, core, cues) for c in CANDIDATES])
             table.update({f"davis/{s}/prob": prob, f"davis/{s}/core": core, f"davis/{s}/jf": jf})
             print(f"{s:<20} " + " ".join(f"{100 * v:5.1f}" for v in jf) + f"  ({time.perf_counter() - t0:.0f} s)",
                   flush=True)
@@ -86,12 +86,12 @@ def main() -> None:
             if not gt.any():
                 continue
             video, tracks, _ = scene_outputs(scene, Path(args.synth_cache) / folder.name)
-            prob, core = predict_dynamic_lifted(model, track_cues(video, tracks), cfg.motion_windows,
-                                                lift=cfg.motion_lift)
+            cues = track_cues(video, tracks)
+            prob, core = predict_dynamic_lifted(model, cues, cfg.motion_windows, lift=cfg.motion_lift)
             mos, fine = [], []
             for c in CANDIDATES:
                 obj = group_tracks(tracks, prob, (video.height, video.width), GroupConfig(threshold=c), core)
-                pred = labels_for(video, tracks, prob, obj, c)
+                pred = labels_for(video, tracks, prob, obj, c, cues=cues)
                 mos.append(mean_jf(evaluate_mos(gt, pred)))
                 fine.append(mean_jf(evaluate_fine(gt, pred)))
             key = f"synth/{folder.name}/{scene.name}"
