@@ -127,6 +127,15 @@ def _corrupt(p):
     return p / "junk.mov"
 
 
+def _tiny_frames(p):
+    import cv2
+
+    (p / "tiny").mkdir()
+    for i in range(4):  # 10x8: too small for the optical flow's pyramid
+        cv2.imwrite(str(p / "tiny" / f"{i:05d}.png"), np.random.default_rng(i).integers(0, 256, (8, 10, 3), dtype=np.uint8))
+    return p / "tiny"
+
+
 def _empty_dir(p):
     (p / "nothing").mkdir()
     (p / "nothing" / "readme.txt").write_text("no frames here")
@@ -142,6 +151,7 @@ def _empty_dir(p):
         (_truncated, "truncated|corrupt"),
         (_zero_frames, "zero.mkv"),
         (_mixed_sizes, "must have the same size"),
+        (_tiny_frames, "10x8.*at least 16"),
     ],
 )
 @pytest.mark.parametrize("pieces", [[], ["--segment-frames", "8"]], ids=["whole", "pieces"])

@@ -19,6 +19,7 @@ from movseg.types import Video
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".gif"}
 DEFAULT_FOLDER_FPS = 24.0  # DAVIS frame rate; a folder of images carries none
+MIN_SIDE = 16  # px on the longer side: below this the optical flow has no pyramid to run on
 
 
 def natural_key(name: str) -> list:
@@ -76,8 +77,8 @@ class VideoStream:
         warn = warn or (lambda msg: print(f"movseg: warning: {msg}", file=sys.stderr))
         if stride < 1:
             raise MovsegError(f"stride must be >= 1, got {stride}")
-        if max_side is not None and max_side < 16:
-            raise MovsegError(f"max side must be >= 16 pixels, got {max_side}")
+        if max_side is not None and max_side < MIN_SIDE:
+            raise MovsegError(f"max side must be >= {MIN_SIDE} pixels, got {max_side}")
         p = Path(path)
         if not p.exists():
             raise MovsegError(f"input not found: {p} (give a video file or a folder of jpg/png frames)")
@@ -96,6 +97,9 @@ class VideoStream:
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
         frames = self._decode_images() if self._images is not None else self._decode_file()
         for name, frame, size in frames:
+            if self.original_size is None and max(frame.shape[:2]) < MIN_SIDE:
+                raise MovsegError(f"{self.source}: frames are {frame.shape[1]}x{frame.shape[0]}, movseg needs them at "
+                                  f"least {MIN_SIDE} px on their longer side: upscale the video")
             self.original_size = self.original_size or (int(size[0]), int(size[1]))
             yield name, frame
 
