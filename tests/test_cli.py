@@ -164,6 +164,22 @@ def test_segment_bad_input_one_line_no_output(tmp_path, capsys, make, message, p
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("command", [["segment", "CLIP", "-o", "FILE/out"], ["track", "CLIP", "-o", "FILE/t.npz"],
+                                     ["synth", "FILE/scenes", "--scenes", "1"]], ids=["segment", "track", "synth"])
+def test_an_output_path_inside_a_file_fails_before_the_work(tmp_path, capsys, command):
+    from movseg.io import write_video
+
+    clip, blocker = tmp_path / "clip.mp4", tmp_path / "notes.txt"
+    write_video(clip, moving_square_clip(T=6)[0], 24)
+    blocker.write_text("a file where the output folder would go")
+    argv = [str(a).replace("CLIP", str(clip)).replace("FILE", str(blocker)) for a in command]
+    code, _, err = run(capsys, *argv)
+    lines = [ln for ln in err.splitlines() if ln.startswith("movseg: error")]
+    assert code == 1 and len(lines) == 1 and "is a file, not a folder" in lines[0], err
+    assert "Traceback" not in err and "track " not in err  # refused before the tracker ran
+    assert blocker.read_text().startswith("a file") and sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "notes.txt"]
+
+
 def _no_such_device():
     """A device this machine's torch cannot use (a GPU machine has no 'mps'; a Mac has no 'cuda')."""
     import torch

@@ -297,3 +297,14 @@ def test_result_writer_leaves_nothing_unless_finished(tmp_path):
         folder = out.finish(seg.moving, seg.scores)
     assert read_mask(folder / "masks" / "00003.png").shape == (192, 256)  # upsampled as written
     assert json.loads((folder / "result.json").read_text())["objects"][0]["present"] == [[0, 3]]
+
+
+def test_check_output_folder_probes_without_leaving_anything(tmp_path):
+    from movseg.io.results import check_output_folder
+
+    check_output_folder(tmp_path / "a" / "b")  # may be created later: fine, and nothing is made now
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(MovsegError, match="is a file, not a folder"):
+        check_output_folder(tmp_path / "f" / "out")
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]

@@ -112,6 +112,15 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
 
 
+def _check_bench_outputs(args) -> None:
+    """A wrong -o or --json fails before a benchmark runs, not after."""
+    from movseg.io.results import check_output_folder
+
+    check_output_folder(args.output)
+    if args.json:
+        check_output_folder(Path(args.json).parent)
+
+
 def _segment_config(args):
     from movseg.method import MethodConfig
     from movseg.objects import GroupConfig
@@ -298,10 +307,13 @@ def cmd_track(args) -> int:
     import numpy as np
 
     from movseg.io import read_video, write_video
-    from movseg.io.results import atomic_file
+    from movseg.io.results import atomic_file, check_output_folder
     from movseg.tracking import track_video
     from movseg.tracking.base import rescale_xy
 
+    for path in (args.output, args.vis):
+        if path:
+            check_output_folder(Path(path).parent)
     video = read_video(args.input, max_side=args.max_side, max_frames=args.max_frames)
     H0, W0 = video.original_size
     sx, sy = video.width / W0, video.height / H0
@@ -382,7 +394,10 @@ def cmd_bench_tracks(args) -> int:
 def cmd_synth(args) -> int:
     from movseg.synth.generate import contact_sheet, generate_scene, resolve_preset, write_scenes
 
+    from movseg.io.results import check_output_folder
+
     preset = resolve_preset(args.preset, args.frames, args.size)
+    check_output_folder(args.output)
     paths = write_scenes(args.output, args.seed, args.scenes, preset, args.start, args.workers, not args.quiet)
     if args.contact_sheet:
         import cv2
@@ -415,6 +430,7 @@ def cmd_bench_davis(args) -> int:
     from movseg.eval.bench import bench_davis, write_json
     from movseg.eval.evaluate import format_table, read_sequence_list
 
+    _check_bench_outputs(args)
     seqs = read_sequence_list(file=args.sequences_file)
     log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     config = _segment_config(args)
@@ -432,6 +448,7 @@ def cmd_bench_davis(args) -> int:
 def cmd_bench_synth(args) -> int:
     from movseg.eval.bench import bench_synth, write_json
 
+    _check_bench_outputs(args)
     config = _segment_config(args)
     config.progress = False
     log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))

@@ -101,7 +101,10 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     upsampling them to the input's size: :func:`run_segment` upsamples frame by frame as it writes.
     A video longer than ``config.segment_frames`` is segmented piece by piece (see :class:`SegmentConfig`);
     its result then has no tracks."""
+    from movseg.io.results import check_output_folder
+
     config = config or SegmentConfig()
+    check_output_folder(out_root)
     timings: dict[str, float] = {}
     stream, start, rest = _open(source, config, timings)
     if rest is None:
@@ -297,7 +300,10 @@ def run_segment(source: str | Path, out_root: str | Path, config: SegmentConfig 
     longer than ``config.segment_frames`` is segmented and written piece by piece, so neither its frames nor
     its masks are ever all in memory; the result is then None, and ``config.save_tracks`` writes each
     piece's tracks to ``tracks/<first>-<last>.npz``."""
+    from movseg.io.results import check_output_folder
+
     config = config or SegmentConfig()
+    check_output_folder(out_root)
     timings: dict[str, float] = {}
     stream, start, rest = _open(source, config, timings)
     info = {"timings": timings, "config": asdict(config)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections import deque
@@ -22,6 +23,20 @@ from movseg.io.video import VideoWriter
 from movseg.types import Segmentation, Video, intervals_from_mask
 
 
+def check_output_folder(folder: str | Path) -> None:
+    """Raise :class:`MovsegError` in one line unless ``folder`` is a folder that can be written to, or can be
+    created: checked before the work, so that a wrong ``-o`` does not waste a run."""
+    folder = Path(folder)
+    existing = next(p for p in [folder, *folder.parents] if p.exists())
+    if not existing.is_dir():
+        raise MovsegError(f"cannot write to {folder}: {existing} is a file, not a folder (choose another output path)")
+    try:  # a real probe: permissions, read-only file systems and /proc-like folders all show here
+        os.rmdir(tempfile.mkdtemp(prefix=".movseg-probe-", dir=existing))
+    except OSError as e:
+        raise MovsegError(f"cannot write to {folder}: {e.strerror} in {existing} (give -o a folder you can write "
+                          "to)") from None
+
+
 @contextmanager
 def atomic_directory(final: str | Path) -> Iterator[Path]:
     """Yield a temporary directory beside ``final``; on success it replaces ``final``.
@@ -34,6 +49,7 @@ def atomic_directory(final: str | Path) -> Iterator[Path]:
     final = Path(final)
     parent = final.parent
     created = [p for p in [parent, *parent.parents] if not p.exists()]
+    check_output_folder(parent)
     parent.mkdir(parents=True, exist_ok=True)
     tmp = parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -60,6 +76,7 @@ def atomic_directory(final: str | Path) -> Iterator[Path]:
 def atomic_file(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; on success it replaces ``final``, on failure it is removed."""
     final = Path(final)
+    check_output_folder(final.parent)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}"
     try:
