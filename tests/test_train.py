@@ -49,6 +49,16 @@ def test_bad_training_configs_say_what_to_do(tmp_path, capsys):
         load_config(None, synth_preset="nope")
     assert main(["train", "--config", str(tmp_path / "nope.json")]) != 0
     assert "not found" in capsys.readouterr().err
+    import importlib.util
+
+    bad = [("broken.json", "{steps: 3", "not valid JSON"), ("list.json", "[1, 2]", "mapping")]
+    if importlib.util.find_spec("yaml"):  # PyYAML comes with the dev extra's transformers
+        bad.append(("broken.yaml", "steps: [1\n", "not valid YAML"))
+    for name, text, message in bad:
+        (tmp_path / name).write_text(text)
+        assert main(["train", "--config", str(tmp_path / name)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
     cfg = tiny_config(tmp_path, 2)
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     assert main(["train", "--config", str(tmp_path / "c.json"), "--resume", str(tmp_path / "nowhere"), "-q"]) != 0

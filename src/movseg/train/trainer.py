@@ -111,9 +111,17 @@ def load_config(path: str | Path | None, **overrides) -> TrainConfig:
                 import yaml
             except ImportError as e:
                 raise MovsegError("YAML configs need PyYAML: pip install pyyaml (or use a .json config)") from e
-            d = yaml.safe_load(text) or {}
+            try:
+                d = yaml.safe_load(text) or {}
+            except yaml.YAMLError as e:
+                raise MovsegError(f"config file {p} is not valid YAML: {' '.join(str(e).split())}") from None
         else:
-            d = json.loads(text)
+            try:
+                d = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise MovsegError(f"config file {p} is not valid JSON: {e}") from None
+        if not isinstance(d, dict):
+            raise MovsegError(f"config file {p} must hold a mapping of TrainConfig fields, got {type(d).__name__}")
     d.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(d)
 
