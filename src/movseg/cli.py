@@ -64,7 +64,7 @@ def _add_segment_options(p: argparse.ArgumentParser, overlay_default: bool) -> N
 
     p.add_argument("--method", default="movseg", choices=METHODS, help="segmentation method (default: %(default)s; the others are baselines)")
     p.add_argument("--preset", default="balanced", choices=list(PRESETS),
-                   help="fast: 2,500 tracks (grid 14); balanced: 10,000 (grid 5); quality: 10,000 and masks refined "
+                   help="fast: 5,000 tracks (grid 10); balanced: 10,000 (grid 5); quality: 10,000 and masks refined "
                         "at full working size; all query every 8 frames (default: %(default)s)")
     p.add_argument("--grid-size", type=_positive_int, help="query grid spacing in px (overrides the preset)")
     p.add_argument("--step", type=_positive_int, help="query frames every N frames (overrides the preset)")
