@@ -103,10 +103,7 @@ def segment_video(source: str | Path | Video, config: SegmentConfig | None = Non
     upsampling them to the input's size: :func:`run_segment` upsamples frame by frame as it writes.
     A video longer than ``config.segment_frames`` is segmented piece by piece (see :class:`SegmentConfig`);
     its result then has no tracks."""
-    from movseg.io.results import check_output_folder
-
     config = config or SegmentConfig()
-    check_output_folder(out_root)
     timings: dict[str, float] = {}
     stream, start, rest = _open(source, config, timings)
     if rest is None:
