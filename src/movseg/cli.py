@@ -392,9 +392,8 @@ def cmd_bench_tracks(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from movseg.synth.generate import contact_sheet, generate_scene, resolve_preset, write_scenes
-
     from movseg.io.results import check_output_folder
+    from movseg.synth.generate import contact_sheet, generate_scene, resolve_preset, write_scenes
 
     preset = resolve_preset(args.preset, args.frames, args.size)
     check_output_folder(args.output)
