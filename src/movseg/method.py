@@ -237,12 +237,18 @@ def stray_points(cues, object_id: np.ndarray, moving: float, still: float) -> np
         return stray
     for k in range(1, int(object_id.max(initial=0)) + 1):
         rows = np.flatnonzero(object_id == k)
-        r = np.where(has[rows], res[rows], np.nan)  # (n_k, T)
-        enough = has[rows].sum(0) >= 3
-        med = np.full(r.shape[1], -np.inf)
-        med[enough] = np.nanmedian(r[:, enough], axis=0)
-        stray[rows] = has[rows] & (res[rows] < still) & (med > moving)[None]
+        stray[rows] = has[rows] & (res[rows] < still) & (_median_per_frame(res, has, rows) > moving)[None]
     return stray
+
+
+def _median_per_frame(res: np.ndarray, ok: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``float (T,)``: per frame, the median of ``res`` ``(N, T)`` over the ``rows`` points where ``ok``
+    ``bool (N, T)``; NaN on frames with fewer than 3 of them (an object's residual, as its motion state reads it)."""
+    r = np.where(ok[rows], res[rows], np.nan)
+    known = ok[rows].sum(0) >= 3
+    med = np.full(res.shape[1], np.nan)
+    med[known] = np.nanmedian(r[:, known], axis=0)
+    return med
 
 
 def _reprompt_frames(counts: np.ndarray, every: int) -> np.ndarray:
@@ -285,14 +291,12 @@ def motion_states(points: np.ndarray, valid: np.ndarray, object_id: np.ndarray, 
 
     K, T = int(object_id.max(initial=0)), labels.shape[0]
     res = points[..., POINT_CHANNELS.index("res_hk")]
+    ok = valid.copy()
+    ok[:, 0] = False  # frame 0 has no residual (it looks back)
     moving = np.zeros((K, T), bool)
     for k in range(1, K + 1):
-        rows = object_id == k
-        v = valid[rows]
-        r = np.where(v, res[rows], np.nan)
-        known = (v.sum(0) >= 3) & (np.arange(T) > 0)  # frame 0 has no residual (it looks back)
-        med = np.full(T, np.nan)
-        med[known] = np.nanmedian(r[:, known], axis=0)
+        med = _median_per_frame(res, ok, np.flatnonzero(object_id == k))
+        known = ~np.isnan(med)
         if not known.any():
             continue
         idx = np.flatnonzero(known)
